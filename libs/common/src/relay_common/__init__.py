@@ -1,0 +1,1 @@
+"""Relay's shared library: settings, bus, contract, database, logging, metrics, runner."""

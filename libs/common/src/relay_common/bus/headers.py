@@ -1,0 +1,10 @@
+"""Header names carried on every bus message."""
+
+MSG_ID = "Nats-Msg-Id"
+CORRELATION_ID = "Relay-Correlation-Id"
+CAUSATION_ID = "Relay-Causation-Id"
+SCHEMA = "Relay-Schema"
+DEAD_REASON = "Relay-Dead-Reason"
+DEAD_CONSUMER = "Relay-Dead-Consumer"
+DEAD_ATTEMPTS = "Relay-Dead-Attempts"
+ORIGINAL_SUBJECT = "Relay-Original-Subject"

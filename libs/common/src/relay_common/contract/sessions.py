@@ -1,0 +1,34 @@
+"""Runtime state of a bot's WhatsApp session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from relay_common.contract import subjects
+from relay_common.contract.envelope import Envelope
+from relay_common.contract.subjects import Subject
+
+
+class SessionState(StrEnum):
+    STARTING = "starting"
+    LINKING = "linking"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    LOGGED_OUT = "logged_out"
+    REPLACED = "replaced"
+    BANNED = "banned"
+    STOPPED = "stopped"
+
+
+class SessionStateChanged(Envelope):
+    subject: ClassVar[Subject] = subjects.SESSION_STATE
+
+    state: SessionState
+    reason: str | None = Field(default=None, max_length=512)
+    worker_id: str | None = None
+    qr_code: str | None = Field(default=None, description="Raw QR payload while linking.")
+    banned_until: datetime | None = None

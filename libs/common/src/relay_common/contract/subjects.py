@@ -1,0 +1,109 @@
+"""Every NATS subject and JetStream stream of Relay, spelled here and nowhere else.
+
+A subject reads ``<prefix>.<domain>.<name>.v<version>.<workspace_id>.<bot_id>``, for
+example ``relay.lead.qualified.v1.<workspace>.<bot>``. The prefix (``RELAY_BUS_PREFIX``,
+default ``relay``) lets several installations or test runs share one NATS server.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+_TOKEN = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+def stream_name(prefix: str, stream: str) -> str:
+    """JetStream stream and KV names allow no dots; upper case keeps them apart from subjects."""
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', prefix).upper()}_{stream}"
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A JetStream stream that holds every subject under ``<prefix>.<domain>.>``."""
+
+    name: str
+    domain: str
+    max_age: timedelta
+    description: str
+    duplicate_window: timedelta = timedelta(minutes=2)
+
+    def full_name(self, prefix: str) -> str:
+        return stream_name(prefix, self.name)
+
+    def subjects(self, prefix: str) -> list[str]:
+        return [f"{prefix}.{self.domain}.>"]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One kind of message on the bus, addressed per workspace and bot."""
+
+    stream: Stream
+    name: str
+    version: int
+
+    def __post_init__(self) -> None:
+        for token in self.name.split("."):
+            if not _TOKEN.match(token):
+                raise ValueError(f"bad subject token {token!r}")
+
+    @property
+    def path(self) -> str:
+        """The subject without prefix and ids: ``lead.qualified.v1``."""
+        return f"{self.stream.domain}.{self.name}.v{self.version}"
+
+    def for_bot(self, prefix: str, workspace_id: UUID, bot_id: UUID) -> str:
+        return f"{prefix}.{self.path}.{workspace_id}.{bot_id}"
+
+    def for_workspace(self, prefix: str, workspace_id: UUID) -> str:
+        """Wildcard for every bot of one workspace."""
+        return f"{prefix}.{self.path}.{workspace_id}.*"
+
+    def wildcard(self, prefix: str) -> str:
+        """Wildcard for every workspace and bot."""
+        return f"{prefix}.{self.path}.*.*"
+
+
+MESSAGES = Stream(
+    "MESSAGES", "message", timedelta(days=7), "WhatsApp messages received and sent by bots."
+)
+COMMANDS = Stream(
+    "COMMANDS", "command", timedelta(days=1), "Commands for the session worker owning a bot."
+)
+SESSIONS = Stream(
+    "SESSIONS", "session", timedelta(days=1), "Runtime state of bot sessions (QR, connected...)."
+)
+LEADS = Stream("LEADS", "lead", timedelta(days=30), "Public lead events for other systems.")
+SIMNET = Stream(
+    "SIMNET", "simnet", timedelta(days=1), "The simulated WhatsApp network (customers' side)."
+)
+DEADLETTER = Stream(
+    "DEADLETTER", "deadletter", timedelta(days=30), "Messages that failed every delivery attempt."
+)
+
+STREAMS: tuple[Stream, ...] = (MESSAGES, COMMANDS, SESSIONS, LEADS, SIMNET, DEADLETTER)
+
+INBOUND_MESSAGE = Subject(MESSAGES, "inbound", 1)
+MESSAGE_SENT = Subject(MESSAGES, "sent", 1)
+SEND_MESSAGE = Subject(COMMANDS, "send", 1)
+SESSION_STATE = Subject(SESSIONS, "state", 1)
+LEAD_CREATED = Subject(LEADS, "created", 1)
+LEAD_MESSAGE = Subject(LEADS, "message", 1)
+SIMNET_CUSTOMER_MESSAGE = Subject(SIMNET, "customer", 1)
+SIMNET_DELIVERY = Subject(SIMNET, "delivery", 1)
+
+SERVICES_BUCKET = "SERVICES"
+"""KV bucket (prefixed like streams) where every running service instance announces itself."""
+
+
+def deadletter_subject(prefix: str, original_subject: str) -> str:
+    """Where a message goes after its last failed attempt; keeps the original subject's tail."""
+    tail = original_subject.removeprefix(f"{prefix}.")
+    return f"{prefix}.{DEADLETTER.domain}.{tail}"
+
+
+def services_bucket(prefix: str) -> str:
+    return stream_name(prefix, SERVICES_BUCKET)

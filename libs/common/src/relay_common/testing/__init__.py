@@ -1,0 +1,1 @@
+"""Test support shipped with relay_common: a pytest plugin with real NATS and PostgreSQL."""

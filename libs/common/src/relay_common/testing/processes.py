@@ -1,0 +1,60 @@
+"""Run services as real child processes, the way `relay up` and Kubernetes run them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+SERVICE_MODULES = {
+    "gateway": "relay_gateway",
+    "session-worker": "relay_session_worker",
+    "ai-worker": "relay_ai_worker",
+    "lead-service": "relay_lead_service",
+    "scheduler": "relay_scheduler",
+    "billing": "relay_billing",
+}
+
+
+class ServiceProcess:
+    def __init__(self, service: str, env: Mapping[str, str], log_path: Path) -> None:
+        self.service = service
+        self.env = dict(os.environ) | dict(env) | {"LOG_FORMAT": "json"}
+        self.log_path = log_path
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            SERVICE_MODULES[self.service],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def stop(self, sig: int = signal.SIGTERM, grace_s: float = 30.0) -> int:
+        """Signal the process and wait; returns its exit code."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+            try:
+                await asyncio.wait_for(self.proc.wait(), grace_s)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        assert self.proc.returncode is not None
+        return self.proc.returncode

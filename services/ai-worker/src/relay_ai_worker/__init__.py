@@ -1,0 +1,1 @@
+"""AI worker: answers customers' messages."""

@@ -1,0 +1,3 @@
+from relay_ai_worker.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Billing: plans, limits and payments (the billing issue fills this in)."""

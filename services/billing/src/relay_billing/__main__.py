@@ -1,0 +1,3 @@
+from relay_billing.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Gateway: REST API and Server-Sent Events for browsers and integrators."""

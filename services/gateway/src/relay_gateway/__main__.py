@@ -1,0 +1,3 @@
+from relay_gateway.app import main
+
+main()

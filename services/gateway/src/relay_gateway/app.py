@@ -1,0 +1,74 @@
+"""Composition root of the gateway."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from relay_common.registry import list_instances
+from relay_common.runner import ServiceContext, run_service
+from relay_gateway.api.deps import GatewayState
+from relay_gateway.api.routes import auth, bots, events
+from relay_gateway.errors import install_error_handlers
+from relay_gateway.events import EventHub
+from relay_gateway.settings import Settings
+from relay_gateway.web import mount_web
+
+
+def build_app(state: GatewayState, health_routes: list[object]) -> FastAPI:
+    app = FastAPI(
+        title="Relay API",
+        version="1",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.gateway = state
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = rid
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (auth, bots, events):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.router.routes.extend(health_routes)  # type: ignore[arg-type]
+    mount_web(app, state.settings.web_dist)
+    return app
+
+
+async def setup(ctx: ServiceContext[Settings]) -> FastAPI:
+    settings = ctx.settings
+    if not settings.jwt_secret.get_secret_value():
+        raise SystemExit("GATEWAY_JWT_SECRET must be set")
+    hub = EventHub(ctx.bus, settings.sse_queue_size)
+    await hub.start()
+    ctx.stack.push_async_callback(hub.stop)
+
+    if settings.require_services:
+        required = set(settings.require_services)
+
+        async def stack_ready() -> str | None:
+            live = {i.service for i in await list_instances(ctx.bus)}
+            missing = sorted(required - live)
+            return f"waiting for {', '.join(missing)}" if missing else None
+
+        ctx.health.add_check("stack", stack_ready)
+
+    state = GatewayState(settings, ctx.pool, ctx.bus, hub)
+    return build_app(state, list(ctx.health.routes()))
+
+
+def main() -> None:
+    settings = Settings()
+    run_service("gateway", settings, setup, http_host=settings.host, http_port=settings.port)

@@ -1,0 +1,76 @@
+"""SQL of the gateway. Every query about tenant data names the workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: UUID
+    email: str
+    workspace_id: UUID
+    workspace_name: str
+    role: str
+
+
+async def principal(pool: asyncpg.Pool, user_id: UUID) -> Principal | None:
+    """The user with their active membership; None if unknown or deactivated."""
+    row = await pool.fetchrow(
+        """SELECT u.id, u.email, w.id AS workspace_id, w.name AS workspace_name, m.role
+           FROM users u
+           JOIN memberships m ON m.user_id = u.id AND m.is_active
+           JOIN workspaces w ON w.id = m.workspace_id
+           WHERE u.id = $1
+           ORDER BY m.created_at LIMIT 1""",
+        user_id,
+    )
+    if row is None:
+        return None
+    return Principal(
+        row["id"], row["email"], row["workspace_id"], row["workspace_name"], row["role"]
+    )
+
+
+async def user_id_by_email(pool: asyncpg.Pool, email: str) -> UUID | None:
+    found: UUID | None = await pool.fetchval(
+        "UPDATE users SET last_login_at = now() WHERE email = $1 RETURNING id", email.lower()
+    )
+    return found
+
+
+async def list_bots(pool: asyncpg.Pool, workspace_id: UUID) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        """SELECT id, name, status, transport, runtime_state, runtime_reason, created_at
+           FROM bots WHERE workspace_id = $1 ORDER BY created_at, id""",
+        workspace_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def bot_transport(pool: asyncpg.Pool, workspace_id: UUID, bot_id: UUID) -> str | None:
+    found: str | None = await pool.fetchval(
+        "SELECT transport FROM bots WHERE workspace_id = $1 AND id = $2", workspace_id, bot_id
+    )
+    return found
+
+
+async def conversation(
+    pool: asyncpg.Pool, workspace_id: UUID, bot_id: UUID, chat_jid: str, limit: int
+) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        """SELECT m.id, m.whatsapp_message_id, m.origin, m.kind, m.body AS text, m.sent_at
+           FROM lead_messages m
+           JOIN leads l ON l.workspace_id = m.workspace_id AND l.id = m.lead_id
+           WHERE l.workspace_id = $1 AND l.bot_id = $2 AND l.chat_jid = $3
+           ORDER BY m.sent_at DESC, m.stored_at DESC LIMIT $4""",
+        workspace_id,
+        bot_id,
+        chat_jid,
+        limit,
+    )
+    return [dict(r) for r in reversed(rows)]

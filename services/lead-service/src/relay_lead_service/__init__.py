@@ -1,0 +1,1 @@
+"""Lead service: the only writer of leads and conversation messages."""

@@ -1,0 +1,3 @@
+from relay_lead_service.app import main
+
+main()

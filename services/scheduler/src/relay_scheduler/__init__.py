@@ -1,0 +1,1 @@
+"""Scheduler: carries out timed bot actions (enable, disable, pause)."""

@@ -1,0 +1,3 @@
+from relay_scheduler.app import main
+
+main()

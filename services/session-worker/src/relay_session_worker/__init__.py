@@ -1,0 +1,1 @@
+"""Session worker: holds bots' WhatsApp sessions, publishes what they receive, sends."""

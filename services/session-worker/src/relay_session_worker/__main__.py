@@ -1,0 +1,3 @@
+from relay_session_worker.app import main
+
+main()

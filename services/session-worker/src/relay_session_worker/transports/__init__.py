@@ -1,0 +1,1 @@
+"""Transports: how a bot's session talks to WhatsApp (real or simulated)."""
