@@ -60,9 +60,10 @@ async def test_customer_message_crosses_every_hop(
     gateway = await start_service("gateway", PORT=str(port))
 
     base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=10) as owner, httpx.AsyncClient(
-        base_url=base, timeout=10
-    ) as outsider:
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=10) as owner,
+        httpx.AsyncClient(base_url=base, timeout=10) as outsider,
+    ):
 
         async def gateway_ready() -> bool:
             assert gateway.proc.returncode is None, gateway.log_text()

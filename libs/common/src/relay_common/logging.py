@@ -33,6 +33,8 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> N
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries using the standard logging module (uvicorn, asyncpg) go to stderr too.
     logging.basicConfig(level=level, stream=sys.stderr, format=f"{service} %(name)s %(message)s")
+    # uvicorn's start/stop banners say nothing our own service_started lines do not.
+    logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

@@ -32,6 +32,7 @@ class Bus:
         self.js: JetStreamContext = nc.jetstream()
         self.prefix = prefix
         self.consumers: list[Consumer[Envelope]] = []
+        self.on_close: Callable[[], None] = lambda: None
 
     async def ensure_streams(self) -> None:
         """Create or update every stream of the contract; safe to run from many processes."""
@@ -103,16 +104,20 @@ class Bus:
 
     async def close(self) -> None:
         await self.stop_consumers()
+        self.on_close()
         if not self.nc.is_closed:
             await self.nc.drain()
 
 
 async def connect_bus(url: str, prefix: str, name: str) -> Bus:
+    closing = False
+
     async def on_error(exc: Exception) -> None:
         log.warning("nats_error", error=str(exc))
 
     async def on_disconnected() -> None:
-        log.warning("nats_disconnected")
+        if not closing:
+            log.warning("nats_disconnected")
 
     async def on_reconnected() -> None:
         log.info("nats_reconnected")
@@ -127,4 +132,11 @@ async def connect_bus(url: str, prefix: str, name: str) -> Bus:
         reconnect_time_wait=1,
         connect_timeout=5,
     )
-    return Bus(nc, prefix)
+    bus = Bus(nc, prefix)
+
+    def mark_closing() -> None:
+        nonlocal closing
+        closing = True
+
+    bus.on_close = mark_closing
+    return bus

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import structlog
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
@@ -165,7 +165,8 @@ class Consumer(Generic[E]):
             return
         finally:
             BUS_HANDLER_SECONDS.labels(self.durable).observe(time.perf_counter() - started)
-        await msg.ack()
+        # Wait for the server to confirm: once we return, a restart cannot redeliver it.
+        await msg.ack_sync(timeout=5)
         BUS_MESSAGES_HANDLED.labels(self.durable, "ack").inc()
 
     async def _dead_letter(self, msg: Msg, delivery: Delivery, reason: str) -> None:

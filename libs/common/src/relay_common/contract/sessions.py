@@ -25,6 +25,8 @@ class SessionState(StrEnum):
 
 
 class SessionStateChanged(Envelope):
+    """A bot's WhatsApp session changed state (linking, connected, logged out...)."""
+
     subject: ClassVar[Subject] = subjects.SESSION_STATE
 
     state: SessionState

@@ -9,14 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-SERVICE_MODULES = {
-    "gateway": "relay_gateway",
-    "session-worker": "relay_session_worker",
-    "ai-worker": "relay_ai_worker",
-    "lead-service": "relay_lead_service",
-    "scheduler": "relay_scheduler",
-    "billing": "relay_billing",
-}
+from relay_common.services import SERVICE_MODULES
 
 
 class ServiceProcess:

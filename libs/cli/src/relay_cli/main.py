@@ -1,0 +1,79 @@
+"""The `relay` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relay_cli import contract_export
+from relay_cli.status import status as status_command
+from relay_cli.up import UpOptions
+from relay_cli.up import up as up_command
+
+app = typer.Typer(help="Relay: many AI-powered WhatsApp bots, one dashboard.", no_args_is_help=True)
+contract_app = typer.Typer(help="The public NATS contract.", no_args_is_help=True)
+app.add_typer(contract_app, name="contract")
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+"""The checkout this command runs from (the workspace installs it editable)."""
+
+DataDir = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="RELAY_DATA_DIR", help="Folder for data, logs and state."),
+]
+
+
+def _default_data_dir() -> Path:
+    return Path(".relay")
+
+
+@app.command()
+def up(
+    data_dir: DataDir = _default_data_dir(),  # noqa: B008
+    web_dist: Annotated[
+        Path | None, typer.Option(envvar="GATEWAY_WEB_DIST", help="Built web UI to serve.")
+    ] = None,
+) -> None:
+    """Run the whole product on this machine; Ctrl-C stops everything."""
+    dist = web_dist or REPO_ROOT / "web" / "dist"
+    options = UpOptions(
+        data_dir=data_dir.resolve(),
+        host=os.environ.get("GATEWAY_HOST", "127.0.0.1"),
+        port=int(os.environ.get("PORT", "8080")),
+        web_dist=dist if (dist / "index.html").exists() else None,
+    )
+    sys.exit(asyncio.run(up_command(options)))
+
+
+@app.command()
+def status(
+    data_dir: DataDir = _default_data_dir(),  # noqa: B008
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Health of every service (exit code 1 when any is down)."""
+    sys.exit(asyncio.run(status_command(data_dir.resolve(), as_json)))
+
+
+@contract_app.command("export")
+def contract_export_command(
+    out: Annotated[Path, typer.Option(help="Where to write.")] = REPO_ROOT / "docs" / "contract",
+) -> None:
+    """Write every subject's JSON Schema and an index to docs/contract/."""
+    for path in contract_export.export(out):
+        print(path)
+
+
+@contract_app.command("check")
+def contract_check(
+    out: Annotated[Path, typer.Option(help="Folder to compare.")] = REPO_ROOT / "docs" / "contract",
+) -> None:
+    """Exit 1 when docs/contract/ differs from the code."""
+    problems = contract_export.drift(out)
+    for problem in problems:
+        print(problem)
+    sys.exit(1 if problems else 0)

@@ -1,0 +1,135 @@
+import { useCallback, useEffect, useState } from "react";
+import { api, ApiError, type Bot, type Me } from "./api";
+import Simulator from "./Simulator";
+import { useEvents, type LiveEvent } from "./useEvents";
+
+const STATE_STYLE: Record<string, string> = {
+  connected: "bg-emerald-100 text-emerald-800",
+  starting: "bg-amber-100 text-amber-800",
+  linking: "bg-amber-100 text-amber-800",
+  disconnected: "bg-rose-100 text-rose-800",
+  stopped: "bg-slate-200 text-slate-700",
+};
+
+export default function App() {
+  const [me, setMe] = useState<Me | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [bots, setBots] = useState<Bot[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [events, setEvents] = useState<LiveEvent[]>([]);
+
+  useEffect(() => {
+    api<Me>("/auth/me")
+      .then(setMe)
+      .catch((e) => {
+        if (!(e instanceof ApiError && e.status === 401)) setError(String(e.message ?? e));
+      })
+      .finally(() => setLoading(false));
+  }, []);
+
+  useEffect(() => {
+    if (!me) return;
+    api<Bot[]>("/bots")
+      .then((list) => {
+        setBots(list);
+        setSelected((current) => current ?? list[0]?.id ?? null);
+      })
+      .catch((e) => setError(String(e.message ?? e)));
+  }, [me]);
+
+  const onEvent = useCallback((event: LiveEvent) => {
+    setEvents((previous) => [event, ...previous].slice(0, 50));
+    if (event.name === "session.state.v1") {
+      const { bot_id, state, reason } = event.data as { bot_id: string; state: string; reason: string | null };
+      setBots((list) =>
+        list.map((b) => (b.id === bot_id ? { ...b, runtime_state: state, runtime_reason: reason } : b)),
+      );
+    }
+  }, []);
+  const live = useEvents(me !== null, onEvent);
+
+  if (loading) return <p className="p-8 text-slate-500">Loading…</p>;
+  if (!me) return <SignIn error={error} />;
+
+  const bot = bots.find((b) => b.id === selected) ?? null;
+  return (
+    <div className="min-h-screen">
+      <header className="flex items-center justify-between border-b bg-white px-6 py-3">
+        <div className="flex items-center gap-3">
+          <span className="text-lg font-semibold text-emerald-700">Relay</span>
+          <span className="text-slate-500">{me.workspace_name}</span>
+        </div>
+        <div className="flex items-center gap-4 text-sm">
+          <span className={live ? "text-emerald-700" : "text-rose-700"} data-testid="live-status">
+            {live ? "● live" : "○ reconnecting…"}
+          </span>
+          <span className="text-slate-600">
+            {me.email} · {me.role}
+          </span>
+          <button
+            className="rounded border px-2 py-1 hover:bg-slate-100"
+            onClick={() => api("/auth/sign-out", { method: "POST" }).catch(() => null).finally(() => location.reload())}
+          >
+            Sign out
+          </button>
+        </div>
+      </header>
+      {error && <p className="bg-rose-50 px-6 py-2 text-rose-800">{error}</p>}
+      <main className="grid gap-6 p-6 lg:grid-cols-[18rem_1fr_20rem]">
+        <section>
+          <h2 className="mb-2 font-semibold">Bots</h2>
+          {bots.length === 0 && <p className="text-slate-500">No bots yet.</p>}
+          <ul className="space-y-2">
+            {bots.map((b) => (
+              <li key={b.id}>
+                <button
+                  onClick={() => setSelected(b.id)}
+                  className={`w-full rounded-lg border bg-white p-3 text-left shadow-sm ${b.id === selected ? "ring-2 ring-emerald-500" : ""}`}
+                >
+                  <div className="font-medium">{b.name}</div>
+                  <div className="mt-1 flex gap-2 text-xs">
+                    <span className={`rounded px-1.5 py-0.5 ${STATE_STYLE[b.runtime_state] ?? "bg-slate-100"}`} data-testid="bot-state">
+                      {b.runtime_state}
+                    </span>
+                    <span className="rounded bg-slate-100 px-1.5 py-0.5">{b.status}</span>
+                    <span className="rounded bg-slate-100 px-1.5 py-0.5">{b.transport}</span>
+                  </div>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+        <section>{bot ? <Simulator bot={bot} events={events} /> : <p className="text-slate-500">Pick a bot.</p>}</section>
+        <section>
+          <h2 className="mb-2 font-semibold">Live events</h2>
+          <ul className="space-y-1 text-xs">
+            {events.map((e, i) => (
+              <li key={i} className="rounded bg-white p-2 shadow-sm">
+                <span className="font-mono text-emerald-700">{e.name}</span>{" "}
+                <span className="text-slate-400">{e.at.toLocaleTimeString()}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      </main>
+    </div>
+  );
+}
+
+function SignIn({ error }: { error: string | null }) {
+  return (
+    <div className="mx-auto mt-24 max-w-sm rounded-xl border bg-white p-8 shadow">
+      <h1 className="text-2xl font-semibold text-emerald-700">Relay</h1>
+      <p className="mt-2 text-slate-600">AI WhatsApp bots and a sales panel, for your whole team.</p>
+      {error && <p className="mt-4 rounded bg-rose-50 p-2 text-rose-800">{error}</p>}
+      <a
+        href="/api/v1/auth/dev"
+        className="mt-6 block rounded-lg bg-emerald-600 px-4 py-2 text-center font-medium text-white hover:bg-emerald-700"
+      >
+        Sign in (local development)
+      </a>
+      <p className="mt-3 text-xs text-slate-500">Available when running with <code>relay up</code>.</p>
+    </div>
+  );
+}

@@ -1,0 +1,48 @@
+export type Me = {
+  user_id: string;
+  email: string;
+  workspace_id: string;
+  workspace_name: string;
+  role: string;
+};
+
+export type Bot = {
+  id: string;
+  name: string;
+  status: string;
+  transport: string;
+  runtime_state: string;
+  runtime_reason: string | null;
+};
+
+export type ChatMessage = {
+  id?: string;
+  message_id?: string;
+  whatsapp_message_id: string;
+  origin: string;
+  text: string;
+  sent_at: string;
+};
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function api<T>(path: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(`/api/v1${path}`, {
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    ...init,
+  });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new ApiError(response.status, body.code ?? "error", body.message ?? response.statusText);
+  }
+  return (await response.json()) as T;
+}
