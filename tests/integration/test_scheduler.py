@@ -24,5 +24,6 @@ async def test_due_schedules_change_the_bot_once_and_future_ones_wait(
     assert [e.schedule_id for e in executed] == [due]
     assert await pool.fetchval("SELECT status FROM bots WHERE id = $1", bot) == "paused"
     assert [e for e in await execute_due(pool, 100) if e.bot_id == bot] == []
-    statuses = dict(await pool.fetch("SELECT id, status FROM schedules WHERE bot_id = $1", bot))
+    rows = await pool.fetch("SELECT id, status FROM schedules WHERE bot_id = $1", bot)
+    statuses = {row["id"]: row["status"] for row in rows}
     assert statuses == {due: "done", later: "pending"}
