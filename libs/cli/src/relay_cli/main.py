@@ -55,7 +55,7 @@ def status(
     data_dir: DataDir = _default_data_dir(),  # noqa: B008
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Health of every service (exit code 1 when any is down)."""
+    """Health of every service (exit code 1 when a service has no ready instance)."""
     sys.exit(asyncio.run(status_command(data_dir.resolve(), as_json)))
 
 

@@ -16,6 +16,8 @@ class RunState:
     bus_prefix: str
     embedded_nats: bool
     embedded_postgres: bool
+    nats_pid: int | None = None
+    postgres_pid: int | None = None
     services: dict[str, int | None] = field(default_factory=dict)
 
 

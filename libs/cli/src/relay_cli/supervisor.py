@@ -88,7 +88,7 @@ class Supervisor:
             ran = time.monotonic() - child.started_at
             child.quick_failures = 0 if ran > STABLE_AFTER_S else child.quick_failures + 1
             delay = RESTART_BACKOFF_S[min(child.quick_failures, len(RESTART_BACKOFF_S) - 1)]
-            self.say(f"relay: {child.service} exited with code {code}; restarting in {delay:g} s")
+            self.say(f"{child.service} exited with code {code}; restarting in {delay:g} s")
             self.on_change()
             await asyncio.sleep(delay)
             if self._stopping:
@@ -108,7 +108,7 @@ class Supervisor:
         except TimeoutError:
             for proc in running:
                 if proc.returncode is None:
-                    self.say(f"relay: killing pid {proc.pid} after {grace_s:g} s")
+                    self.say(f"killing pid {proc.pid} after {grace_s:g} s")
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(proc.pid, signal.SIGKILL)
             await asyncio.gather(*(p.wait() for p in running))

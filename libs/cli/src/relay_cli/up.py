@@ -119,6 +119,8 @@ async def up(opts: UpOptions) -> int:
                     bus_prefix=prefix,
                     embedded_nats=nats is not None,
                     embedded_postgres=pg is not None,
+                    nats_pid=nats.pid if nats else None,
+                    postgres_pid=pg.pid if pg else None,
                     services=supervisor.pids() if supervisor else {},
                 )
             )

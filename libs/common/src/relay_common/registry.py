@@ -22,8 +22,10 @@ from relay_common.logging import get_logger
 
 log = get_logger(__name__)
 
-HEARTBEAT_S = 3.0
+HEARTBEAT_S = 2.0
 TTL_S = 10.0
+STALE_S = 2.5 * HEARTBEAT_S
+"""An instance not heard from for this long is taken as gone, before its key expires."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ async def list_instances(bus: Bus) -> list[ServiceInstance]:
         if entry.value:
             found.append(ServiceInstance(**json.loads(entry.value)))
     now = time.time()
-    return [i for i in found if now - i.seen_at < TTL_S]
+    return [i for i in found if now - i.seen_at < STALE_S]
 
 
 class Announcer:
