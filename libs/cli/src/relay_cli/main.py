@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from relay_cli import contract_export
+from relay_cli import config_table, contract_export
 from relay_cli.status import status as status_command
 from relay_cli.up import UpOptions
 from relay_cli.up import up as up_command
@@ -57,6 +57,12 @@ def status(
 ) -> None:
     """Health of every service (exit code 1 when a service has no ready instance)."""
     sys.exit(asyncio.run(status_command(data_dir.resolve(), as_json)))
+
+
+@app.command()
+def config() -> None:
+    """Every environment variable, its default and meaning (a Markdown table)."""
+    print(config_table.markdown())
 
 
 @contract_app.command("export")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
@@ -95,7 +96,11 @@ class HttpServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """Where others reach this server: this host's address when bound to all."""
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostbyname(socket.gethostname())
+        return f"http://{host}:{self.port}"
 
     async def stop(self) -> None:
         self._server.should_exit = True

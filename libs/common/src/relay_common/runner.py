@@ -27,11 +27,12 @@ from relay_common.db import apply_migrations, create_pool
 from relay_common.health import Health, HttpServer
 from relay_common.logging import configure_logging, get_logger
 from relay_common.registry import Announcer
-from relay_common.settings import ServiceSettings
+from relay_common.settings import ServiceSettings, WorkerSettings
 
 log = get_logger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
+W = TypeVar("W", bound=WorkerSettings)
 
 
 @dataclass
@@ -125,23 +126,15 @@ async def serve(name: str, settings: S, setup: Setup[S], *, http_host: str, http
     log.info("service_stopped")
 
 
-def run_service(
-    name: str,
-    settings: S,
-    setup: Setup[S],
-    *,
-    http_host: str | None = None,
-    http_port: int | None = None,
-) -> None:
+def run_service(name: str, settings: S, setup: Setup[S], *, http_host: str, http_port: int) -> None:
     """Entry point of a service's ``main()``: blocks until a signal, then exits 0."""
     configure_logging(name, settings.common.log_level, settings.common.log_format)
-    asyncio.run(
-        serve(
-            name,
-            settings,
-            setup,
-            http_host=http_host or settings.health_host,
-            http_port=settings.health_port if http_port is None else http_port,
-        )
-    )
+    asyncio.run(serve(name, settings, setup, http_host=http_host, http_port=http_port))
     sys.exit(0)
+
+
+def run_worker(name: str, settings: W, setup: Setup[W]) -> None:
+    """``run_service`` for a service that serves only health and metrics."""
+    run_service(
+        name, settings, setup, http_host=settings.health_host, http_port=settings.health_port
+    )

@@ -64,10 +64,17 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     common: CommonSettings = Field(default_factory=CommonSettings)
-    health_host: str = Field(default="127.0.0.1", description="Address of /healthz, /metrics.")
-    health_port: int = Field(
-        default=0, ge=0, le=65535, description="Port of /healthz, /readyz, /metrics (0: any)."
-    )
     shutdown_grace_s: float = Field(
         default=20.0, gt=0, description="Time to finish in-flight work after SIGTERM."
+    )
+
+
+class WorkerSettings(ServiceSettings):
+    """A service without an API of its own: it serves only health and metrics."""
+
+    health_host: str = Field(
+        default="127.0.0.1", description="Address of /healthz, /readyz, /metrics (0.0.0.0: all)."
+    )
+    health_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of /healthz, /readyz, /metrics (0: any)."
     )

@@ -9,7 +9,7 @@ from relay_ai_worker.handlers import ReplyHandler
 from relay_ai_worker.settings import Settings
 from relay_common.contract import LeadMessageRecorded
 from relay_common.contract import subjects as s
-from relay_common.runner import ServiceContext, run_service
+from relay_common.runner import ServiceContext, run_worker
 
 
 async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
@@ -25,4 +25,4 @@ async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
 
 
 def main() -> None:
-    run_service("ai-worker", Settings(), setup)
+    run_worker("ai-worker", Settings(), setup)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp
 
 from relay_billing.settings import Settings
-from relay_common.runner import ServiceContext, run_service
+from relay_common.runner import ServiceContext, run_worker
 
 
 async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
@@ -18,4 +18,4 @@ async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
 
 
 def main() -> None:
-    run_service("billing", Settings(), setup)
+    run_worker("billing", Settings(), setup)

@@ -1,7 +1,7 @@
 from pydantic_settings import SettingsConfigDict
 
-from relay_common.settings import ServiceSettings
+from relay_common.settings import WorkerSettings
 
 
-class Settings(ServiceSettings):
+class Settings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore", frozen=True)

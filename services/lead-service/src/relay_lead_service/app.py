@@ -6,7 +6,7 @@ from starlette.types import ASGIApp
 
 from relay_common.contract import MessageReceived, MessageSent
 from relay_common.contract import subjects as s
-from relay_common.runner import ServiceContext, run_service
+from relay_common.runner import ServiceContext, run_worker
 from relay_lead_service.handlers import LeadHandlers
 from relay_lead_service.settings import Settings
 
@@ -31,4 +31,4 @@ async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
 
 
 def main() -> None:
-    run_service("lead-service", Settings(), setup)
+    run_worker("lead-service", Settings(), setup)

@@ -1,10 +1,10 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from relay_common.settings import ServiceSettings
+from relay_common.settings import WorkerSettings
 
 
-class Settings(ServiceSettings):
+class Settings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="LEAD_SERVICE_", extra="ignore", frozen=True)
 
     concurrency: int = Field(default=8, ge=1, description="Messages stored in parallel.")

@@ -8,7 +8,7 @@ import contextlib
 from starlette.types import ASGIApp
 
 from relay_common.logging import get_logger
-from relay_common.runner import ServiceContext, run_service
+from relay_common.runner import ServiceContext, run_worker
 from relay_scheduler import repo
 from relay_scheduler.settings import Settings
 
@@ -42,4 +42,4 @@ async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
 
 
 def main() -> None:
-    run_service("scheduler", Settings(), setup)
+    run_worker("scheduler", Settings(), setup)

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp
 from relay_common.contract import SendMessage
 from relay_common.contract import subjects as s
 from relay_common.logging import get_logger
-from relay_common.runner import ServiceContext, run_service
+from relay_common.runner import ServiceContext, run_worker
 from relay_session_worker import repo
 from relay_session_worker.handlers import SendHandler
 from relay_session_worker.sessions import SessionManager
@@ -57,4 +57,4 @@ async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
 
 
 def main() -> None:
-    run_service("session-worker", Settings(), setup)
+    run_worker("session-worker", Settings(), setup)
