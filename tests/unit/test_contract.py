@@ -40,9 +40,17 @@ def test_subject_carries_prefix_workspace_and_bot() -> None:
 
 def test_every_subject_lies_in_its_stream() -> None:
     for model in ALL_MESSAGES:
-        stream_subject = model.subject.stream.subjects("relay")[0]
+        stream_subject = model.subject.stream.wildcard("relay")
         assert stream_subject.endswith(".>")
         assert model.subject.wildcard("relay").startswith(stream_subject[:-1])
+
+
+def test_subjects_parse_back_to_kind_workspace_and_bot() -> None:
+    address = s.parse("relay", _inbound().subject_for("relay"))
+    assert address == s.Address("message.inbound.v1", WS, BOT)
+    assert s.parse("other", _inbound().subject_for("relay")) is None
+    assert s.parse("relay", "relay.lead.created.v1.not-a-uuid.x") is None
+    assert s.parse("relay", "relay.deadletter.message.inbound.v1.a.b") is None
 
 
 def test_subject_paths_are_unique() -> None:

@@ -22,7 +22,7 @@ Subjects read `<prefix>.<domain>.<name>.v<version>.<workspace_id>.<bot_id>`; the
 
 def schema_for(model: type[Envelope]) -> dict[str, object]:
     schema = model.model_json_schema()
-    schema["x-subject"] = f"<prefix>.{model.subject.path}.<workspace_id>.<bot_id>"
+    schema["x-subject"] = model.subject.template()
     schema["x-stream"] = f"<PREFIX>_{model.subject.stream.name}"
     schema["x-version"] = model.subject.version
     return schema
@@ -39,7 +39,7 @@ def render(out: Path) -> dict[Path, str]:
     ]
     for stream in s.STREAMS:
         lines.append(
-            f"| `<PREFIX>_{stream.name}` | `<prefix>.{stream.domain}.>` | "
+            f"| `<PREFIX>_{stream.name}` | `{stream.wildcard('<prefix>')}` | "
             f"{stream.max_age.days} days | {stream.description} |"
         )
     lines += ["", "## Messages\n", "| subject | model | schema |", "|---|---|---|"]

@@ -51,7 +51,7 @@ class EventHub:
     async def start(self) -> None:
         for stream in FORWARDED_STREAMS:
             self._subs.append(
-                await self.bus.nc.subscribe(f"{self.bus.prefix}.{stream.domain}.>", cb=self._on)
+                await self.bus.nc.subscribe(stream.wildcard(self.bus.prefix), cb=self._on)
             )
 
     async def stop(self) -> None:
@@ -62,17 +62,13 @@ class EventHub:
                 client.dropped.set()
 
     async def _on(self, msg: Msg) -> None:
-        tokens = msg.subject.split(".")
-        if len(tokens) != 6:
+        address = s.parse(self.bus.prefix, msg.subject)
+        if address is None:
             return
-        try:
-            workspace_id = UUID(tokens[4])
-        except ValueError:
-            return
-        clients = self._clients.get(workspace_id)
+        clients = self._clients.get(address.workspace_id)
         if not clients:
             return
-        event = BusEvent(".".join(tokens[1:4]), msg.data.decode())
+        event = BusEvent(address.path, msg.data.decode())
         for client in list(clients.values()):
             try:
                 client.queue.put_nowait(event)

@@ -39,7 +39,6 @@ class LeadHandlers:
                 bot_id=message.bot_id,
                 chat_jid=message.chat_jid,
                 phone=message.sender_phone,
-                push_name=message.push_name,
                 at=message.sent_at,
             )
             stored = await repo.store_message(
@@ -95,7 +94,6 @@ class LeadHandlers:
                 bot_id=message.bot_id,
                 chat_jid=message.chat_jid,
                 phone=None,
-                push_name=None,
                 at=message.sent_at,
             )
             stored = await repo.store_message(

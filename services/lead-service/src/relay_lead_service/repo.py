@@ -33,7 +33,6 @@ async def get_or_create_lead(
     bot_id: UUID,
     chat_jid: str,
     phone: str | None,
-    push_name: str | None,
     at: datetime,
 ) -> LeadRow:
     row = await conn.fetchrow(
@@ -52,7 +51,6 @@ async def get_or_create_lead(
     )
     if row is None:
         raise LookupError(f"chat {chat_jid} of bot {bot_id} belongs to another workspace")
-    del push_name  # kept for the lead-extraction issue: a name hint, not a confirmed name
     return LeadRow(row["id"], row["created"], row["created_at"], row["phone"], row["name"])
 
 

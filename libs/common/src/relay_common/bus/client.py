@@ -39,7 +39,7 @@ class Bus:
         for stream in subjects.STREAMS:
             config = StreamConfig(
                 name=stream.full_name(self.prefix),
-                subjects=stream.subjects(self.prefix),
+                subjects=[stream.wildcard(self.prefix)],
                 description=stream.description,
                 max_age=stream.max_age.total_seconds(),
                 duplicate_window=stream.duplicate_window.total_seconds(),

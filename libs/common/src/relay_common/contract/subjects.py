@@ -33,8 +33,9 @@ class Stream:
     def full_name(self, prefix: str) -> str:
         return stream_name(prefix, self.name)
 
-    def subjects(self, prefix: str) -> list[str]:
-        return [f"{prefix}.{self.domain}.>"]
+    def wildcard(self, prefix: str) -> str:
+        """Every subject of this stream."""
+        return f"{prefix}.{self.domain}.>"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class Subject:
     def for_workspace(self, prefix: str, workspace_id: UUID) -> str:
         """Wildcard for every bot of one workspace."""
         return f"{prefix}.{self.path}.{workspace_id}.*"
+
+    def template(self) -> str:
+        """The subject with placeholders, for documentation."""
+        return f"<prefix>.{self.path}.<workspace_id>.<bot_id>"
 
     def wildcard(self, prefix: str) -> str:
         """Wildcard for every workspace and bot."""
@@ -103,6 +108,26 @@ def deadletter_subject(prefix: str, original_subject: str) -> str:
     """Where a message goes after its last failed attempt; keeps the original subject's tail."""
     tail = original_subject.removeprefix(f"{prefix}.")
     return f"{prefix}.{DEADLETTER.domain}.{tail}"
+
+
+@dataclass(frozen=True)
+class Address:
+    """What a concrete subject names: the message kind and its tenant and bot."""
+
+    path: str
+    workspace_id: UUID
+    bot_id: UUID
+
+
+def parse(prefix: str, subject: str) -> Address | None:
+    """``<prefix>.<domain>.<name>.v<n>.<workspace>.<bot>`` -> Address; None if not one."""
+    tokens = subject.split(".")
+    if len(tokens) != 6 or tokens[0] != prefix:
+        return None
+    try:
+        return Address(".".join(tokens[1:4]), UUID(tokens[4]), UUID(tokens[5]))
+    except ValueError:
+        return None
 
 
 def services_bucket(prefix: str) -> str:
