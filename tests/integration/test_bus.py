@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 from nats.aio.msg import Msg
 
-from relay_common.bus import Bus, Delivery, RejectMessage
+from relay_common.bus import Bus, Consumer, Delivery, RejectMessage
 from relay_common.bus import headers as h
 from relay_common.contract import MessageReceived
 from relay_common.contract import subjects as s
@@ -26,6 +27,25 @@ def _message(bot_id: Any = None, wa_id: str | None = None) -> MessageReceived:
         text="hello",
         sent_at=datetime.now(UTC),
     )
+
+
+async def _started_consumer(
+    bus: Bus,
+    message: MessageReceived,
+    handler: Callable[[MessageReceived, Delivery], Awaitable[None]],
+    **options: Any,
+) -> Consumer[MessageReceived]:
+    """A consumer of just this message's subject, started."""
+    consumer = bus.consumer(
+        durable=f"test-{uuid4().hex[:8]}",
+        subject=s.INBOUND_MESSAGE,
+        filter_subject=message.subject_for(bus.prefix),
+        model=MessageReceived,
+        handler=handler,
+        **options,
+    )
+    await consumer.start()
+    return consumer
 
 
 async def _dead_letters(bus: Bus, message: MessageReceived) -> list[Msg]:
@@ -61,16 +81,7 @@ async def test_failing_handler_is_retried_then_acked(bus: Bus) -> None:
         if delivery.attempt < 3:
             raise RuntimeError("transient")
 
-    consumer = bus.consumer(
-        durable=f"test-retry-{uuid4().hex[:6]}",
-        subject=s.INBOUND_MESSAGE,
-        filter_subject=message.subject_for(bus.prefix),
-        model=MessageReceived,
-        handler=flaky,
-        max_deliver=5,
-        backoff_s=(0.05,),
-    )
-    await consumer.start()
+    consumer = await _started_consumer(bus, message, flaky, max_deliver=5, backoff_s=(0.05,))
     await bus.publish(message)
     await eventually(lambda: _value(attempts == [1, 2, 3]), within_s=10, what="three attempts")
     await asyncio.sleep(0.5)
@@ -87,16 +98,7 @@ async def test_handler_failing_every_time_goes_to_dead_letter(bus: Bus) -> None:
         attempts.append(delivery.attempt)
         raise RuntimeError("always")
 
-    consumer = bus.consumer(
-        durable=f"test-dead-{uuid4().hex[:6]}",
-        subject=s.INBOUND_MESSAGE,
-        filter_subject=message.subject_for(bus.prefix),
-        model=MessageReceived,
-        handler=broken,
-        max_deliver=3,
-        backoff_s=(0.05,),
-    )
-    await consumer.start()
+    consumer = await _started_consumer(bus, message, broken, max_deliver=3, backoff_s=(0.05,))
     await bus.publish(message)
     dead = await eventually(lambda: _dead_letters(bus, message), within_s=10, what="dead letter")
     await consumer.stop()
@@ -118,19 +120,9 @@ async def test_invalid_payload_and_rejection_are_dead_lettered_at_once(bus: Bus)
         if event.bot_id == rejected.bot_id:
             raise RejectMessage("no such bot")
 
-    durable = f"test-invalid-{uuid4().hex[:6]}"
     consumers = []
     for message in (good, rejected):
-        consumer = bus.consumer(
-            durable=f"{durable}-{message.bot_id.hex[:4]}",
-            subject=s.INBOUND_MESSAGE,
-            filter_subject=message.subject_for(bus.prefix),
-            model=MessageReceived,
-            handler=handler,
-            max_deliver=5,
-        )
-        await consumer.start()
-        consumers.append(consumer)
+        consumers.append(await _started_consumer(bus, message, handler, max_deliver=5))
     await bus.js.publish(good.subject_for(bus.prefix), b'{"not": "a message"}')
     await bus.publish(rejected)
 
@@ -155,14 +147,7 @@ async def test_stop_waits_for_in_flight_messages(bus: Bus) -> None:
         await asyncio.sleep(0.5)
         finished.set()
 
-    consumer = bus.consumer(
-        durable=f"test-stop-{uuid4().hex[:6]}",
-        subject=s.INBOUND_MESSAGE,
-        filter_subject=message.subject_for(bus.prefix),
-        model=MessageReceived,
-        handler=slow,
-    )
-    await consumer.start()
+    consumer = await _started_consumer(bus, message, slow)
     await bus.publish(message)
     await asyncio.wait_for(started.wait(), 10)
     await consumer.stop()
