@@ -35,3 +35,26 @@ SESSIONS_ACTIVE = Gauge(
     "relay_sessions_active", "Bot sessions held by this worker, by state.", ["state"]
 )
 SSE_CLIENTS = Gauge("relay_sse_clients", "Browsers connected to the event stream.")
+MESSAGES_RECEIVED = Counter(
+    "relay_messages_received_total",
+    "WhatsApp messages received by bots, by transport and kind (live, history, stale).",
+    ["transport", "kind"],
+)
+SEND_SECONDS = Histogram(
+    "relay_send_seconds",
+    "Time the transport took to send one message (pacing excluded).",
+    ["transport"],
+)
+PACING_DELAY_SECONDS = Histogram(
+    "relay_pacing_delay_seconds",
+    "Time a send waited for pacing (rate limit, jitter, typing).",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60),
+)
+SESSION_RESTARTS = Counter(
+    "relay_session_restarts_total", "Sessions restarted by the worker, by reason.", ["reason"]
+)
+LEASE_CHANGES = Counter(
+    "relay_lease_changes_total",
+    "Bot leases acquired, released or lost by this worker.",
+    ["change"],
+)

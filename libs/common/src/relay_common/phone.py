@@ -13,6 +13,11 @@ def chat_jid_for_phone(e164: str) -> str:
     return f"{digits}@{USER_SERVER}"
 
 
+def device_jid_for_phone(e164: str, device: int = 1) -> str:
+    """A linked device of a number: ``34600111222:1@s.whatsapp.net``."""
+    return chat_jid_for_phone(e164).replace("@", f":{device}@", 1)
+
+
 def phone_for_chat_jid(jid: str) -> str:
     """``34600111222@s.whatsapp.net`` (or ``...:12@s.whatsapp.net``) -> ``+34600111222``."""
     user, _, server = jid.partition("@")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from relay_common.db import DbConn
+from relay_common.phone import device_jid_for_phone
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,13 @@ async def create_bot(
     prompt: str = "",
     transport: str = "simulated",
     status: str = "enabled",
+    linked: bool = True,
 ) -> UUID:
-    """A bot with default features."""
+    """A bot with default features.
+
+    A simulated bot is ``linked`` to a simulated number at once, so it can chat right
+    away; with ``linked=False`` it shows a QR code for a simulated phone to scan.
+    """
     async with conn.transaction():
         bot_id: UUID = await conn.fetchval(
             """INSERT INTO bots (workspace_id, name, prompt, transport, status)
@@ -60,4 +66,20 @@ async def create_bot(
         await conn.execute(
             "INSERT INTO bot_features (bot_id, workspace_id) VALUES ($1, $2)", bot_id, workspace_id
         )
+        if transport == "simulated" and linked:
+            phone = simulated_number(bot_id)
+            await conn.execute(
+                """INSERT INTO bot_devices (bot_id, workspace_id, device_jid, phone_number)
+                   VALUES ($1, $2, $3, $4)""",
+                bot_id,
+                workspace_id,
+                device_jid_for_phone(phone),
+                phone,
+            )
+            await conn.execute("UPDATE bots SET phone_number = $2 WHERE id = $1", bot_id, phone)
     return bot_id
+
+
+def simulated_number(bot_id: UUID) -> str:
+    """A stable fake number for a simulated bot (+1555 and ten digits)."""
+    return f"+1555{bot_id.int % 10**10:010d}"

@@ -2,57 +2,58 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from starlette.types import ASGIApp
 
-from relay_common.contract import SendMessage
-from relay_common.contract import subjects as s
-from relay_common.logging import get_logger
 from relay_common.runner import ServiceContext, run_worker
-from relay_session_worker import repo
-from relay_session_worker.handlers import SendHandler
-from relay_session_worker.sessions import SessionManager
+from relay_session_worker.membership import LeaseTiming, Membership
 from relay_session_worker.settings import Settings
 from relay_session_worker.transports.base import Transport
 from relay_session_worker.transports.simulated import SimulatedTransport
+from relay_session_worker.worker import SessionWorker, WorkerConfig
 
-log = get_logger(__name__)
+
+def build_transports(ctx: ServiceContext[Settings]) -> dict[str, Transport]:
+    settings = ctx.settings
+    transports: dict[str, Transport] = {}
+    if "simulated" in settings.transports:
+        transports["simulated"] = SimulatedTransport(ctx.bus)
+    if "whatsapp" in settings.transports:
+        from relay_session_worker.transports.neonize import NeonizeTransport
+
+        store = settings.whatsapp_store_url or settings.common.database_url
+        transports["whatsapp"] = NeonizeTransport(
+            store.get_secret_value(),
+            max_sessions=settings.capacity,
+            offline_cutoff_s=settings.offline_cutoff_s,
+            qr_timeout_s=settings.qr_timeout_s,
+        )
+    return transports
 
 
 async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
-    transports: dict[str, Transport] = {"simulated": SimulatedTransport(ctx.bus)}
-    sessions = SessionManager(ctx.bus, ctx.pool, transports, ctx.settings.common.instance_id)
-    ctx.stack.push_async_callback(sessions.stop_all)
-
-    handler = SendHandler(ctx.bus, ctx.pool, sessions)
-    ctx.bus.consumer(
-        durable="session-worker-send",
-        subject=s.SEND_MESSAGE,
-        model=SendMessage,
-        handler=handler.on_send_message,
-        concurrency=ctx.settings.send_concurrency,
-        max_deliver=10,
+    settings = ctx.settings
+    worker_id = settings.common.instance_id
+    membership = Membership(
+        ctx.bus,
+        worker_id,
+        settings.capacity,
+        LeaseTiming(lease_ttl_s=settings.lease_ttl_s, heartbeat_s=settings.heartbeat_s),
     )
-
-    async def keep_sessions() -> None:
-        while True:
-            try:
-                await sessions.reconcile(await repo.runnable_bots(ctx.pool))
-            except Exception:
-                log.exception("reconcile_failed")
-            await asyncio.sleep(ctx.settings.bot_refresh_s)
-
-    await sessions.reconcile(await repo.runnable_bots(ctx.pool))
-    task = asyncio.create_task(keep_sessions(), name="keep-sessions")
-
-    async def stop_reconciling() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    ctx.stack.push_async_callback(stop_reconciling)
+    worker = SessionWorker(
+        ctx.bus,
+        ctx.pool,
+        membership,
+        build_transports(ctx),
+        WorkerConfig(
+            worker_id=worker_id,
+            transports=settings.transports,
+            balance_every_s=settings.balance_every_s,
+            max_moves_per_tick=settings.max_moves_per_tick,
+            unresponsive_restart_s=settings.unresponsive_restart_s,
+        ),
+    )
+    await worker.start()
+    ctx.stack.push_async_callback(worker.stop)
     return None
 
 

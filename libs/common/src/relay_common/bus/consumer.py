@@ -35,6 +35,10 @@ class RejectMessage(Exception):  # noqa: N818 - it is a verdict, not an error st
     """Raised by a handler for a message that can never succeed: dead-letter it now."""
 
 
+class UnknownMessageError(Exception):
+    """A subject this consumer has no model for."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     subject: str
@@ -58,6 +62,7 @@ class Consumer(Generic[E]):
         model: type[E],
         handler: Callable[[E, Delivery], Awaitable[None]],
         max_deliver: int,
+        decode: Callable[[str, bytes], E] | None = None,
         backoff_s: tuple[float, ...],
         ack_wait_s: float,
         concurrency: int,
@@ -67,6 +72,9 @@ class Consumer(Generic[E]):
         self.stream = stream
         self.filter_subject = filter_subject
         self.model = model
+        self.decode: Callable[[str, bytes], E] = decode or (
+            lambda _subject, data: model.model_validate_json(data)
+        )
         self.handler = handler
         self.max_deliver = max_deliver
         self.backoff_s = backoff_s
@@ -103,6 +111,7 @@ class Consumer(Generic[E]):
         while not self._stopping.is_set():
             free = self.concurrency - len(self._in_flight)
             if free <= 0:
+                # Cancelling this wait (on stop) leaves the handler tasks running.
                 await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
@@ -134,9 +143,10 @@ class Consumer(Generic[E]):
             correlation_id=headers.get(h.CORRELATION_ID),
         ):
             try:
-                event = self.model.model_validate_json(msg.data)
-            except ValidationError as exc:
-                await self._dead_letter(msg, delivery, f"invalid payload: {exc.errors()[:3]}")
+                event = self.decode(msg.subject, msg.data)
+            except (ValidationError, UnknownMessageError) as exc:
+                detail = exc.errors()[:3] if isinstance(exc, ValidationError) else str(exc)
+                await self._dead_letter(msg, delivery, f"invalid payload: {detail}")
                 BUS_MESSAGES_HANDLED.labels(self.durable, "invalid").inc()
                 return
             with structlog.contextvars.bound_contextvars(
@@ -144,8 +154,19 @@ class Consumer(Generic[E]):
             ):
                 await self._dispatch(msg, event, delivery)
 
+    async def _keep_alive(self, msg: Msg) -> None:
+        """Tell the server we are still at it, so a short ack_wait suits slow handlers too.
+
+        A short ack_wait is what brings a message back quickly when its consumer died.
+        """
+        while True:
+            await asyncio.sleep(self.ack_wait_s / 3)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
     async def _dispatch(self, msg: Msg, event: E, delivery: Delivery) -> None:
         started = time.perf_counter()
+        keep_alive = asyncio.create_task(self._keep_alive(msg))
         try:
             await self.handler(event, delivery)
         except RejectMessage as exc:
@@ -164,6 +185,7 @@ class Consumer(Generic[E]):
                 BUS_MESSAGES_HANDLED.labels(self.durable, "retry").inc()
             return
         finally:
+            keep_alive.cancel()
             BUS_HANDLER_SECONDS.labels(self.durable).observe(time.perf_counter() - started)
         # Wait for the server to confirm: once we return, a restart cannot redeliver it.
         await msg.ack_sync(timeout=5)
@@ -187,9 +209,12 @@ class Consumer(Generic[E]):
         log.error("message_dead_lettered", reason=reason[:300])
 
     async def stop(self) -> None:
+        """Stop fetching at once; messages being handled are finished first."""
         self._stopping.set()
         if self._task is not None:
-            await self._task
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
             self._task = None
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)

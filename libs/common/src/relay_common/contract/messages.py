@@ -59,6 +59,10 @@ class MessageReceived(Envelope):
     sent_at: datetime = Field(description="When WhatsApp says the customer sent it.")
     from_me: bool = Field(default=False, description="Written on the bot's own phone.")
     is_history: bool = Field(default=False, description="Synced history: store, never answer.")
+    stale: bool = Field(
+        default=False,
+        description="Queued while the bot was offline and older than the cutoff: never answer.",
+    )
 
     def dedupe_id(self) -> str:
         return f"in:{self.bot_id}:{self.whatsapp_message_id}"
@@ -79,3 +83,20 @@ class MessageSent(Envelope):
 
     def dedupe_id(self) -> str:
         return f"sent:{self.command_id}"
+
+
+class ReceiptKind(StrEnum):
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+
+
+class MessageReceiptReceived(Envelope):
+    """WhatsApp reported that messages a bot sent were delivered, read or played."""
+
+    subject: ClassVar[Subject] = subjects.MESSAGE_RECEIPT
+
+    chat_jid: str
+    whatsapp_message_ids: list[str] = Field(min_length=1)
+    kind: ReceiptKind
+    at: datetime

@@ -21,6 +21,10 @@ class SessionState(StrEnum):
     LOGGED_OUT = "logged_out"
     REPLACED = "replaced"
     BANNED = "banned"
+    PAUSED = "paused"
+    """Connected, receiving and storing, but the bot does not auto-reply."""
+    UNRESPONSIVE = "unresponsive"
+    """Claims to be connected but stopped answering (keepalive timeouts): being restarted."""
     STOPPED = "stopped"
 
 
@@ -33,4 +37,6 @@ class SessionStateChanged(Envelope):
     reason: str | None = Field(default=None, max_length=512)
     worker_id: str | None = None
     qr_code: str | None = Field(default=None, description="Raw QR payload while linking.")
+    pair_code: str | None = Field(default=None, description="Code to type on the phone.")
+    phone_number: str | None = Field(default=None, description="The linked number, E.164.")
     banned_until: datetime | None = None

@@ -40,7 +40,17 @@ class SimulatedDelivery(Envelope):
     customer_phone: str
     whatsapp_message_id: str
     text: str
+    image_sha256: str | None = None
     sent_at: datetime
 
     def dedupe_id(self) -> str:
         return f"sim-out:{self.bot_id}:{self.whatsapp_message_id}"
+
+
+class SimulatedPhoneScanned(Envelope):
+    """A simulated phone scanned the QR code a bot showed (links the bot to that number)."""
+
+    subject: ClassVar[Subject] = subjects.SIMNET_SCAN
+
+    qr_code: str
+    phone_number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")

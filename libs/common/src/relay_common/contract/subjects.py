@@ -71,6 +71,10 @@ class Subject:
         """Wildcard for every workspace and bot."""
         return f"{prefix}.{self.path}.*.*"
 
+    def stream_wildcard_for_bot(self, prefix: str, workspace_id: UUID, bot_id: UUID) -> str:
+        """Every subject of this subject's stream addressed to one bot."""
+        return f"{prefix}.{self.stream.domain}.*.*.{workspace_id}.{bot_id}"
+
 
 MESSAGES = Stream(
     "MESSAGES", "message", timedelta(days=7), "WhatsApp messages received and sent by bots."
@@ -93,14 +97,22 @@ STREAMS: tuple[Stream, ...] = (MESSAGES, COMMANDS, SESSIONS, LEADS, SIMNET, DEAD
 
 INBOUND_MESSAGE = Subject(MESSAGES, "inbound", 1)
 MESSAGE_SENT = Subject(MESSAGES, "sent", 1)
+MESSAGE_RECEIPT = Subject(MESSAGES, "receipt", 1)
 SEND_MESSAGE = Subject(COMMANDS, "send", 1)
+CONTROL_BOT = Subject(COMMANDS, "control", 1)
+SET_PRESENCE = Subject(COMMANDS, "presence", 1)
 SESSION_STATE = Subject(SESSIONS, "state", 1)
 LEAD_CREATED = Subject(LEADS, "created", 1)
 LEAD_MESSAGE = Subject(LEADS, "message", 1)
 SIMNET_CUSTOMER_MESSAGE = Subject(SIMNET, "customer", 1)
 SIMNET_DELIVERY = Subject(SIMNET, "delivery", 1)
+SIMNET_SCAN = Subject(SIMNET, "scan", 1)
 
 SERVICES_BUCKET = "SERVICES"
+WORKERS_BUCKET = "WORKERS"
+"""KV bucket where session workers announce themselves (capacity, heartbeat)."""
+LEASES_BUCKET = "LEASES"
+"""KV bucket of bot leases: key ``bot.<bot_id>``, the holder renews it or it expires."""
 """KV bucket (prefixed like streams) where every running service instance announces itself."""
 
 
@@ -132,3 +144,14 @@ def parse(prefix: str, subject: str) -> Address | None:
 
 def services_bucket(prefix: str) -> str:
     return stream_name(prefix, SERVICES_BUCKET)
+
+
+def lease_key(bot_id: UUID) -> str:
+    return f"bot.{bot_id}"
+
+
+def bot_of_lease_key(key: str) -> UUID | None:
+    try:
+        return UUID(key.removeprefix("bot."))
+    except ValueError:
+        return None
