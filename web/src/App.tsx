@@ -1,15 +1,8 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError, type Bot, type Me } from "./api";
+import BotCard from "./BotCard";
 import Simulator from "./Simulator";
 import { useEvents, type LiveEvent } from "./useEvents";
-
-const STATE_STYLE: Record<string, string> = {
-  connected: "bg-emerald-100 text-emerald-800",
-  starting: "bg-amber-100 text-amber-800",
-  linking: "bg-amber-100 text-amber-800",
-  disconnected: "bg-rose-100 text-rose-800",
-  stopped: "bg-slate-200 text-slate-700",
-};
 
 export default function App() {
   const [me, setMe] = useState<Me | null>(null);
@@ -41,9 +34,29 @@ export default function App() {
   const onEvent = useCallback((event: LiveEvent) => {
     setEvents((previous) => [event, ...previous].slice(0, 50));
     if (event.name === "session.state.v1") {
-      const { bot_id, state, reason } = event.data as { bot_id: string; state: string; reason: string | null };
+      const e = event.data as {
+        bot_id: string;
+        state: string;
+        reason: string | null;
+        qr_data_url?: string;
+        pair_code: string | null;
+        phone_number: string | null;
+        banned_until: string | null;
+      };
       setBots((list) =>
-        list.map((b) => (b.id === bot_id ? { ...b, runtime_state: state, runtime_reason: reason } : b)),
+        list.map((b) =>
+          b.id === e.bot_id
+            ? {
+                ...b,
+                runtime_state: e.state,
+                runtime_reason: e.reason,
+                qr_data_url: e.qr_data_url ?? null,
+                pair_code: e.pair_code,
+                banned_until: e.banned_until,
+                phone_number: e.phone_number ?? b.phone_number,
+              }
+            : b,
+        ),
       );
     }
   }, []);
@@ -83,19 +96,12 @@ export default function App() {
           <ul className="space-y-2">
             {bots.map((b) => (
               <li key={b.id}>
-                <button
-                  onClick={() => setSelected(b.id)}
-                  className={`w-full rounded-lg border bg-white p-3 text-left shadow-sm ${b.id === selected ? "ring-2 ring-emerald-500" : ""}`}
-                >
-                  <div className="font-medium">{b.name}</div>
-                  <div className="mt-1 flex gap-2 text-xs">
-                    <span className={`rounded px-1.5 py-0.5 ${STATE_STYLE[b.runtime_state] ?? "bg-slate-100"}`} data-testid="bot-state">
-                      {b.runtime_state}
-                    </span>
-                    <span className="rounded bg-slate-100 px-1.5 py-0.5">{b.status}</span>
-                    <span className="rounded bg-slate-100 px-1.5 py-0.5">{b.transport}</span>
-                  </div>
-                </button>
+                <BotCard
+                  bot={b}
+                  selected={b.id === selected}
+                  canManage={me.role === "owner" || me.role === "admin"}
+                  onSelect={() => setSelected(b.id)}
+                />
               </li>
             ))}
           </ul>

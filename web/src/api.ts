@@ -11,8 +11,12 @@ export type Bot = {
   name: string;
   status: string;
   transport: string;
+  phone_number: string | null;
   runtime_state: string;
   runtime_reason: string | null;
+  qr_data_url: string | null;
+  pair_code: string | null;
+  banned_until: string | null;
 };
 
 export type ChatMessage = {

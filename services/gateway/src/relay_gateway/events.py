@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from relay_common.bus import Bus
 from relay_common.contract import subjects as s
 from relay_common.logging import get_logger
 from relay_common.metrics import SSE_CLIENTS
+from relay_gateway.qr import qr_data_url
 
 log = get_logger(__name__)
 
@@ -38,6 +40,15 @@ class Client:
     workspace_id: UUID
     queue: asyncio.Queue[BusEvent]
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _for_browsers(path: str, data: bytes) -> str:
+    """The payload as browsers get it: a QR code also comes as an image to show."""
+    if path == s.SESSION_STATE.path and b'"qr_code":"' in data:
+        payload = json.loads(data)
+        payload["qr_data_url"] = qr_data_url(payload["qr_code"])
+        return json.dumps(payload)
+    return data.decode()
 
 
 class EventHub:
@@ -68,7 +79,7 @@ class EventHub:
         clients = self._clients.get(address.workspace_id)
         if not clients:
             return
-        event = BusEvent(address.path, msg.data.decode())
+        event = BusEvent(address.path, _for_browsers(address.path, msg.data))
         for client in list(clients.values()):
             try:
                 client.queue.put_nowait(event)

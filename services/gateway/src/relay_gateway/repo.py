@@ -43,13 +43,25 @@ async def user_id_by_email(pool: asyncpg.Pool, email: str) -> UUID | None:
     return found
 
 
+BOT_COLUMNS = """id, name, status, transport, phone_number, runtime_state, runtime_reason,
+    runtime_qr, runtime_pair_code, banned_until, created_at"""
+
+
 async def list_bots(pool: asyncpg.Pool, workspace_id: UUID) -> list[dict[str, Any]]:
     rows = await pool.fetch(
-        """SELECT id, name, status, transport, runtime_state, runtime_reason, created_at
-           FROM bots WHERE workspace_id = $1 ORDER BY created_at, id""",
+        f"SELECT {BOT_COLUMNS} FROM bots WHERE workspace_id = $1 ORDER BY created_at, id",
         workspace_id,
     )
     return [dict(r) for r in rows]
+
+
+async def get_bot(pool: asyncpg.Pool, workspace_id: UUID, bot_id: UUID) -> dict[str, Any] | None:
+    row = await pool.fetchrow(
+        f"SELECT {BOT_COLUMNS} FROM bots WHERE workspace_id = $1 AND id = $2",
+        workspace_id,
+        bot_id,
+    )
+    return dict(row) if row else None
 
 
 async def bot_transport(pool: asyncpg.Pool, workspace_id: UUID, bot_id: UUID) -> str | None:

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from relay_session_worker.pacing import PacingPolicy
-from relay_session_worker.transports.base import BotRef, Sent
+from relay_session_worker.transports.base import BotRef, Sent, StateDetails
 
 
 async def runnable_bots(pool: asyncpg.Pool, transports: list[str]) -> list[BotRef]:
@@ -55,18 +55,21 @@ async def set_runtime_state(
     state: str,
     reason: str | None,
     worker_id: str | None,
-    banned_until: datetime | None = None,
+    details: StateDetails,
 ) -> None:
     await pool.execute(
         """UPDATE bots SET runtime_state = $3, runtime_reason = $4, runtime_worker = $5,
-                           banned_until = $6, runtime_at = now()
+                           banned_until = $6, runtime_qr = $7, runtime_pair_code = $8,
+                           runtime_at = now()
            WHERE workspace_id = $1 AND id = $2""",
         bot.workspace_id,
         bot.bot_id,
         state,
         reason,
         worker_id,
-        banned_until,
+        details.banned_until,
+        details.qr_code,
+        details.pair_code,
     )
 
 

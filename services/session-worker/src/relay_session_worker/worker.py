@@ -319,7 +319,7 @@ class SessionWorker:
             state, reason = SessionState.PAUSED, reason or "paused: no automatic replies"
         self._count(held, state)
         await repo.set_runtime_state(
-            self.pool, held.bot, state.value, reason, self.worker_id, details.banned_until
+            self.pool, held.bot, state.value, reason, self.worker_id, details
         )
         await self.bus.publish(
             SessionStateChanged(

@@ -46,3 +46,12 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[repo.Principal, Depends(get_principal)]
+
+
+async def get_admin(principal: PrincipalDep) -> repo.Principal:
+    if principal.role not in ("owner", "admin"):
+        raise ApiError(403, "Only workspace owners and admins can do this.")
+    return principal
+
+
+AdminDep = Annotated[repo.Principal, Depends(get_admin)]

@@ -27,3 +27,7 @@ CREATE TABLE media_blobs (
 );
 
 CREATE INDEX sent_commands_bot_day_idx ON sent_commands (bot_id, sent_at);
+
+-- What the dashboard needs to link a number: the current QR code or pairing code.
+ALTER TABLE bots ADD COLUMN runtime_qr text;
+ALTER TABLE bots ADD COLUMN runtime_pair_code text;

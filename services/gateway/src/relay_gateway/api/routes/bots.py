@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from relay_common.contract import SimulatedCustomerWrote
+from relay_common.contract import (
+    ControlAction,
+    ControlBot,
+    SimulatedCustomerWrote,
+    SimulatedPhoneScanned,
+)
 from relay_common.phone import chat_jid_for_phone
 from relay_gateway import repo
-from relay_gateway.api.deps import PrincipalDep, StateDep
+from relay_gateway.api.deps import AdminDep, PrincipalDep, StateDep
 from relay_gateway.errors import ApiError
+from relay_gateway.qr import qr_data_url
 
 router = APIRouter(prefix="/bots", tags=["bots"])
 
@@ -25,14 +31,79 @@ class BotPublic(BaseModel):
     name: str
     status: str
     transport: str
+    phone_number: str | None
     runtime_state: str
     runtime_reason: str | None
+    qr_data_url: str | None = Field(description="QR code to scan while linking (PNG).")
+    pair_code: str | None = Field(description="Code to type on the phone while linking.")
+    banned_until: datetime | None
     created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> BotPublic:
+        qr = row.pop("runtime_qr")
+        linking = row["runtime_state"] == "linking"
+        return cls(
+            **row,
+            qr_data_url=qr_data_url(qr) if qr and linking else None,
+            pair_code=row.pop("runtime_pair_code") if linking else None,
+        )
 
 
 @router.get("", operation_id="list_bots", response_model=list[BotPublic])
 async def list_bots(principal: PrincipalDep, state: StateDep) -> list[BotPublic]:
-    return [BotPublic(**row) for row in await repo.list_bots(state.pool, principal.workspace_id)]
+    rows = await repo.list_bots(state.pool, principal.workspace_id)
+    return [BotPublic.from_row(row) for row in rows]
+
+
+@router.get("/{bot_id}", operation_id="get_bot", response_model=BotPublic)
+async def get_bot(bot_id: UUID, principal: PrincipalDep, state: StateDep) -> BotPublic:
+    row = await repo.get_bot(state.pool, principal.workspace_id, bot_id)
+    if row is None:
+        raise ApiError(404, "No such bot.")
+    return BotPublic.from_row(row)
+
+
+class SessionActionCreate(BaseModel):
+    phone_number: str | None = Field(
+        default=None,
+        pattern=PHONE_PATTERN,
+        description="relink only: link by pairing code for this number instead of a QR.",
+    )
+
+
+class Accepted(BaseModel):
+    command_id: UUID
+
+
+@router.post(
+    "/{bot_id}/session/{action}",
+    operation_id="control_bot_session",
+    status_code=202,
+    response_model=Accepted,
+)
+async def control_session(
+    bot_id: UUID,
+    action: ControlAction,
+    principal: AdminDep,
+    state: StateDep,
+    body: SessionActionCreate | None = None,
+) -> Accepted:
+    """Pause, resume, relink (new QR or pairing code), log out or restart a bot's session.
+
+    The session worker holding the bot carries it out; the new state arrives on the event
+    stream as ``session.state.v1``.
+    """
+    if await repo.bot_transport(state.pool, principal.workspace_id, bot_id) is None:
+        raise ApiError(404, "No such bot.")
+    phone = body.phone_number if body else None
+    if phone and action is not ControlAction.RELINK:
+        raise ApiError(422, "A phone number only goes with relink.")
+    command = ControlBot(
+        workspace_id=principal.workspace_id, bot_id=bot_id, action=action, phone_number=phone
+    )
+    await state.bus.publish(command)
+    return Accepted(command_id=command.event_id)
 
 
 class SimulatedMessageCreate(BaseModel):
@@ -86,6 +157,34 @@ async def send_simulated_message(
         )
     )
     return SimulatedMessageAccepted(whatsapp_message_id=message_id)
+
+
+class SimulatedScanCreate(BaseModel):
+    phone_number: str = Field(pattern=PHONE_PATTERN, examples=["+15550009999"])
+
+
+@router.post(
+    "/{bot_id}/simulator/scan",
+    operation_id="scan_simulated_qr",
+    status_code=202,
+    response_model=Accepted,
+)
+async def scan_simulated_qr(
+    bot_id: UUID, body: SimulatedScanCreate, principal: AdminDep, state: StateDep
+) -> Accepted:
+    """Scan the bot's current QR code with a simulated phone, linking it to that number."""
+    await _simulated_bot(state, principal, bot_id)
+    bot = await repo.get_bot(state.pool, principal.workspace_id, bot_id)
+    if bot is None or bot["runtime_state"] != "linking" or not bot["runtime_qr"]:
+        raise ApiError(409, "The bot shows no QR code: relink it first.")
+    scan = SimulatedPhoneScanned(
+        workspace_id=principal.workspace_id,
+        bot_id=bot_id,
+        qr_code=bot["runtime_qr"],
+        phone_number=body.phone_number,
+    )
+    await state.bus.publish(scan)
+    return Accepted(command_id=scan.event_id)
 
 
 @router.get(
