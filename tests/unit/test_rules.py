@@ -54,6 +54,7 @@ def test_history_and_own_messages_never_need_a_reply() -> None:
     assert needs_reply(_received())
     assert not needs_reply(_received(is_history=True))
     assert not needs_reply(_received(from_me=True))
+    assert not needs_reply(_received(stale=True))
     assert origin_of(_received(from_me=True)) is Origin.PHONE
     assert origin_of(_received()) is Origin.CUSTOMER
 

@@ -11,5 +11,6 @@ def origin_of(message: MessageReceived) -> Origin:
 
 
 def needs_reply(message: MessageReceived) -> bool:
-    """Only live customer messages may get an answer; history and own messages never."""
-    return not message.from_me and not message.is_history
+    """Only live customer messages may get an answer: never history, stale offline
+    messages (queued while the bot was offline, older than the cutoff) or own messages."""
+    return not (message.from_me or message.is_history or message.stale)
