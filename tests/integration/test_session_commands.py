@@ -148,6 +148,7 @@ async def test_pause_resume_vendor_send_relink_scan_and_logout(
     device = await pool.fetchrow(
         "SELECT device_jid, phone_number FROM bot_devices WHERE bot_id = $1", bot
     )
+    assert device is not None
     assert device["phone_number"] == "+15557654321"
     assert device["device_jid"] == "15557654321:1@s.whatsapp.net"
 
@@ -155,6 +156,7 @@ async def test_pause_resume_vendor_send_relink_scan_and_logout(
     await bus.publish(ControlBot(workspace_id=ws, bot_id=bot, action=ControlAction.LOGOUT))
     await eventually(lambda: _last([x for x in _states(watch, bot) if x == "logged_out"]))
     row = await pool.fetchrow("SELECT runtime_state, runtime_reason FROM bots WHERE id = $1", bot)
+    assert row is not None
     assert row["runtime_state"] == "logged_out"
     assert row["runtime_reason"]
     assert await pool.fetchval("SELECT count(*) FROM bot_devices WHERE bot_id = $1", bot) == 0

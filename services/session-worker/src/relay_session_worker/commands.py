@@ -26,7 +26,7 @@ from relay_common.metrics import MESSAGES_SENT, PACING_DELAY_SECONDS, SEND_SECON
 from relay_session_worker import repo
 from relay_session_worker.domain import outgoing_message_id
 from relay_session_worker.pacing import typing_time_s, warming_up
-from relay_session_worker.transports.base import Sent
+from relay_session_worker.transports.base import Sent, TransportError
 
 if TYPE_CHECKING:
     from relay_session_worker.worker import HeldBot, SessionWorker
@@ -52,13 +52,22 @@ class BotCommands:
         if command.origin is Origin.BOT and held.paused:
             log.info("reply_dropped_paused", command_id=str(command.event_id))
             return
-        held.require_session()
-        sent = await repo.claim_send(pool, command.event_id, held.bot)
+        session = held.require_session()
+        claim = await repo.claim_send(pool, command.event_id, held.bot)
+        sent = claim.earlier
         if sent is not None:
             log.info("send_already_done", command_id=str(command.event_id))
+        elif not claim.first_attempt and not session.idempotent_sends:
+            # An attempt was cut off mid-send (a crash): it may have reached WhatsApp, and
+            # this transport cannot resend under the same id. Never risk sending twice.
+            raise RejectMessage("an earlier attempt may have sent it; not sending twice")
         else:
             await self._check_allowed(command)
-            sent = await self._paced_send(command)
+            try:
+                sent = await self._paced_send(command)
+            except TransportError:
+                await repo.unclaim_send(pool, command.event_id)
+                raise
             await repo.record_sent(pool, command.event_id, sent.whatsapp_message_id, sent.sent_at)
             MESSAGES_SENT.labels(held.bot.transport).inc()
         await self.worker.bus.publish(

@@ -103,20 +103,36 @@ async def forget_device(pool: asyncpg.Pool, bot: BotRef) -> None:
     )
 
 
-async def claim_send(pool: asyncpg.Pool, command_id: UUID, bot: BotRef) -> Sent | None:
-    """Record that this command is being carried out; returns an earlier try's send."""
+@dataclass(frozen=True)
+class SendClaim:
+    earlier: Sent | None
+    """What an earlier attempt sent, when it got that far."""
+    first_attempt: bool
+    """False when an earlier attempt claimed it and may have been cut off mid-send."""
+
+
+async def claim_send(pool: asyncpg.Pool, command_id: UUID, bot: BotRef) -> SendClaim:
+    """Record that this command is being carried out, and what earlier attempts did."""
     row = await pool.fetchrow(
         """INSERT INTO sent_commands (command_id, workspace_id, bot_id) VALUES ($1, $2, $3)
            ON CONFLICT (command_id) DO UPDATE SET command_id = EXCLUDED.command_id
-           RETURNING whatsapp_message_id, sent_at""",
+           RETURNING whatsapp_message_id, sent_at, (xmax = 0) AS inserted""",
         command_id,
         bot.workspace_id,
         bot.bot_id,
     )
     assert row is not None
-    if row["whatsapp_message_id"] is None or row["sent_at"] is None:
-        return None
-    return Sent(row["whatsapp_message_id"], row["sent_at"])
+    earlier = None
+    if row["whatsapp_message_id"] is not None and row["sent_at"] is not None:
+        earlier = Sent(row["whatsapp_message_id"], row["sent_at"])
+    return SendClaim(earlier, bool(row["inserted"]))
+
+
+async def unclaim_send(pool: asyncpg.Pool, command_id: UUID) -> None:
+    """The send failed for sure (the transport said so): a later attempt may send."""
+    await pool.execute(
+        "DELETE FROM sent_commands WHERE command_id = $1 AND sent_at IS NULL", command_id
+    )
 
 
 async def record_sent(

@@ -76,6 +76,8 @@ class Session(Protocol):
     """One bot's live connection."""
 
     bot: BotRef
+    idempotent_sends: bool
+    """True when a send retried with the same ``message_id`` cannot arrive twice."""
 
     async def start(self) -> None:
         """Connect (or start linking); returns once the attempt is under way."""

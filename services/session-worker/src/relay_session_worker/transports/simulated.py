@@ -36,6 +36,9 @@ from relay_session_worker.transports.base import (
 
 
 class SimulatedSession:
+    # The network keeps one copy per message id, as WhatsApp does for ids it knows.
+    idempotent_sends = True
+
     def __init__(self, bus: Bus, bot: BotRef, hooks: SessionHooks) -> None:
         self.bus = bus
         self.bot = bot
