@@ -22,6 +22,7 @@ import pytest
 from relay_common.bus import Bus
 from relay_common.contract import SimulatedCustomerWrote
 from relay_common.contract import subjects as s
+from relay_common.db import create_pool
 from relay_common.provisioning import create_bot, create_workspace
 from relay_common.testing.waiting import eventually
 from relay_session_worker.membership import LeaseTiming, Membership
@@ -32,7 +33,18 @@ WORKERS = 3
 
 @pytest.mark.timeout(240)
 async def test_bots_spread_and_move_off_a_killed_worker(
-    pool: asyncpg.Pool, bus: Bus, start_service: Any
+    own_database: str, bus: Bus, start_service: Any
+) -> None:
+    # Its own database: the workers run every bot they find, and only these are counted.
+    pool = await create_pool(own_database, max_size=4)
+    try:
+        await _spread_and_move(pool, bus, start_service, own_database)
+    finally:
+        await pool.close()
+
+
+async def _spread_and_move(
+    pool: asyncpg.Pool, bus: Bus, start_service: Any, database_url: str
 ) -> None:
     async with pool.acquire() as conn:
         ws = await create_workspace(conn, "Fleet", f"fleet-{uuid4().hex[:6]}@example.com")
@@ -41,11 +53,13 @@ async def test_bots_spread_and_move_off_a_killed_worker(
     observer = Membership(bus, "test-observer", 0, LeaseTiming())
     await observer.open()
 
-    await start_service("lead-service")
-    await start_service("ai-worker")
+    await start_service("lead-service", DATABASE_URL=database_url)
+    await start_service("ai-worker", DATABASE_URL=database_url)
     workers = {}
     for i in range(WORKERS):
-        proc = await start_service("session-worker", RELAY_INSTANCE_ID=f"worker-{i}")
+        proc = await start_service(
+            "session-worker", RELAY_INSTANCE_ID=f"worker-{i}", DATABASE_URL=database_url
+        )
         workers[f"worker-{i}"] = proc
 
     async def balanced() -> dict[str, int] | None:

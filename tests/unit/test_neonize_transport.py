@@ -227,7 +227,7 @@ def test_store_url_for_lib_pq() -> None:
             lib_pq_url(wrong)
 
 
-def test_executor_is_sized_once_per_loop() -> None:
+def test_executor_only_grows() -> None:
     loop = asyncio.new_event_loop()  # never run: only its executor setting is looked at
     try:
         size_executor(loop, 516)

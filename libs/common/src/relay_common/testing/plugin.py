@@ -43,6 +43,16 @@ async def database_url(infra: Infra) -> AsyncIterator[str]:
     await drop_database(infra.admin_database_url, name)
 
 
+@pytest.fixture
+async def own_database(infra: Infra) -> AsyncIterator[str]:
+    """A migrated database for one test, for tests that look at every row (or every bot)."""
+    name = f"relay_test_{RUN_ID}_{uuid.uuid4().hex[:6]}"
+    url = await ensure_database(infra.admin_database_url, name)
+    await apply_migrations(url)
+    yield url
+    await drop_database(infra.admin_database_url, name)
+
+
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     created = await create_pool(database_url, min_size=1, max_size=5)

@@ -91,7 +91,9 @@ SETTLE_S = 15.0
 EXTRA_THREADS = 16
 
 _start_lock = asyncio.Lock()
-_sized_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+_sized_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def lib_pq_url(url: str) -> str:
@@ -116,11 +118,12 @@ def lib_pq_url(url: str) -> str:
 
 
 def size_executor(loop: asyncio.AbstractEventLoop, threads: int) -> None:
-    """Once per loop: each connected client holds a default-executor thread for life."""
-    if loop in _sized_loops:
+    """Give the loop's default executor at least ``threads`` threads (it never shrinks):
+    each connected client holds one of them for life."""
+    if _sized_loops.get(loop, 0) >= threads:
         return
     loop.set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="neonize"))
-    _sized_loops.add(loop)
+    _sized_loops[loop] = threads
 
 
 def backoff_delay(failures: int, *, base_s: float = 2.0, cap_s: float = 300.0) -> float:
