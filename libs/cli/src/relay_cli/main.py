@@ -66,6 +66,30 @@ def config() -> None:
     print(config_table.markdown())
 
 
+@app.command("extract")
+def extract_command(
+    model: Annotated[
+        bool, typer.Option("--model", help="Use the model-assisted extractor (not configured).")
+    ] = False,
+    region: Annotated[
+        str | None,
+        typer.Option(help="Region (e.g. ES) for lines that give none or an invalid one."),
+    ] = None,
+) -> None:
+    """Lead details (phone, email, name, location) for each JSON line on stdin, one line out."""
+    from relay_cli.extract import MODEL_NOT_CONFIGURED, run
+
+    if model:
+        print(MODEL_NOT_CONFIGURED, file=sys.stderr)
+        sys.exit(2)
+    try:
+        code = run(sys.stdin.buffer, sys.stdout.buffer, sys.stderr, region)
+    except OSError as error:
+        print(f"relay extract: cannot read stdin or write stdout: {error}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
 bench_app = typer.Typer(help="Benchmarks that print numbers (last line JSON).")
 app.add_typer(bench_app, name="bench")
 

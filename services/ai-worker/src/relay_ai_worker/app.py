@@ -4,22 +4,38 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
-from relay_ai_worker.engine import LocalReplyEngine
+from relay_ai_worker.engine import LocalReplyEngine, ModelReplyEngine, ReplyEngine
 from relay_ai_worker.handlers import ReplyHandler
+from relay_ai_worker.providers import build_model
 from relay_ai_worker.settings import Settings
 from relay_common.contract import LeadMessageRecorded
 from relay_common.contract import subjects as s
+from relay_common.logging import get_logger
 from relay_common.runner import ServiceContext, run_worker
+
+log = get_logger(__name__)
 
 
 async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
-    handler = ReplyHandler(ctx.bus, ctx.pool, LocalReplyEngine())
+    model = build_model(ctx.settings.model_settings())
+    engine: ReplyEngine
+    if model is None:
+        engine = LocalReplyEngine()
+        log.info("reply_engine", engine="local", reason="no model API key set")
+    else:
+        ctx.stack.push_async_callback(model.aclose)
+        engine = ModelReplyEngine(model)
+        log.info("reply_engine", engine="model", model=ctx.settings.model_name)
+    handler = ReplyHandler(ctx.bus, ctx.pool, engine, model)
     ctx.bus.consumer(
         durable="ai-worker-replies",
         subject=s.LEAD_MESSAGE,
         model=LeadMessageRecorded,
         handler=handler.on_lead_message,
         concurrency=ctx.settings.concurrency,
+        # Short: a message held by a crashed worker comes back soon; the consumer sends
+        # progress while a handler waits out the burst window or the model.
+        ack_wait_s=10.0,
     )
     return None
 

@@ -1,32 +1,47 @@
-"""Bus handlers: store each message exactly once, then publish lead events.
-
-Events are published after the commit and again on every redelivery; their Nats-Msg-Id
-(the stored message's id) lets JetStream drop the repeats, and every reader is idempotent.
-"""
+"""Bus handlers of the lead service: store each message once, apply found lead details,
+qualify and assign. Lead events go through the outbox, in the same transaction as the
+change they describe, so each is published exactly once."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import asyncpg
 
 from relay_common.bus import Bus, Delivery, RejectMessage
 from relay_common.contract import (
+    FieldChange,
+    LeadAssigned,
     LeadCreated,
+    LeadDetailsFound,
     LeadMessageRecorded,
+    LeadQualified,
+    LeadStatus,
+    LeadStatusChanged,
+    LeadUpdated,
     MessageReceived,
     MessageSent,
+    Origin,
 )
+from relay_common.db import DbConn
 from relay_common.logging import get_logger
 from relay_common.metrics import MESSAGES_STORED
+from relay_common.outbox import OutboxRelay, stage
 from relay_lead_service import repo
-from relay_lead_service.domain import needs_reply, origin_of
+from relay_lead_service.domain import merge, needs_reply, origin_of, qualified
 
 log = get_logger(__name__)
 
 
 class LeadHandlers:
-    def __init__(self, bus: Bus, pool: asyncpg.Pool) -> None:
+    def __init__(self, bus: Bus, pool: asyncpg.Pool, outbox: OutboxRelay) -> None:
         self.bus = bus
         self.pool = pool
+        self.outbox = outbox
+
+    async def _stage(self, conn: DbConn, *events: LeadCreated | LeadMessageRecorded) -> None:
+        for event in events:
+            await stage(conn, self.bus.prefix, event)
 
     async def on_message_received(self, message: MessageReceived, _: Delivery) -> None:
         origin = origin_of(message)
@@ -55,34 +70,42 @@ class LeadHandlers:
                 is_history=message.is_history,
                 sent_at=message.sent_at,
             )
-        if stored.inserted:
-            MESSAGES_STORED.labels(origin.value).inc()
-        if lead.created:
-            await self.bus.publish(
+            if not stored.inserted:
+                return  # a redelivery: its events were staged the first time
+            if origin is Origin.PHONE and not message.is_history:
+                await repo.mark_human_active(conn, message.workspace_id, lead.id)
+            if lead.created:
+                await stage(
+                    conn,
+                    self.bus.prefix,
+                    message.caused(
+                        LeadCreated,
+                        lead_id=lead.id,
+                        chat_jid=message.chat_jid,
+                        phone=lead.phone,
+                        name=lead.name,
+                        created_at=lead.created_at,
+                    ),
+                )
+            await stage(
+                conn,
+                self.bus.prefix,
                 message.caused(
-                    LeadCreated,
+                    LeadMessageRecorded,
                     lead_id=lead.id,
                     chat_jid=message.chat_jid,
-                    phone=lead.phone,
-                    name=lead.name,
-                    created_at=lead.created_at,
-                )
+                    message_id=stored.id,
+                    whatsapp_message_id=message.whatsapp_message_id,
+                    origin=origin,
+                    kind=message.kind,
+                    text=message.text,
+                    sent_at=message.sent_at,
+                    is_history=message.is_history,
+                    needs_reply=needs_reply(message),
+                ),
             )
-        await self.bus.publish(
-            message.caused(
-                LeadMessageRecorded,
-                lead_id=lead.id,
-                chat_jid=message.chat_jid,
-                message_id=stored.id,
-                whatsapp_message_id=message.whatsapp_message_id,
-                origin=origin,
-                kind=message.kind,
-                text=message.text,
-                sent_at=message.sent_at,
-                is_history=message.is_history,
-                needs_reply=needs_reply(message),
-            )
-        )
+        MESSAGES_STORED.labels(origin.value).inc()
+        self.outbox.kick()
 
     async def on_message_sent(self, message: MessageSent, _: Delivery) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -103,24 +126,136 @@ class LeadHandlers:
                 lead_id=lead.id,
                 whatsapp_message_id=message.whatsapp_message_id,
                 origin=message.origin.value,
-                kind="text",
+                kind="image" if message.image_sha256 else "text",
                 body=message.text,
-                media=None,
+                media={"sha256": message.image_sha256} if message.image_sha256 else None,
                 sent_by=message.sent_by_user_id,
                 is_history=False,
                 sent_at=message.sent_at,
             )
-        if stored.inserted:
-            MESSAGES_STORED.labels(message.origin.value).inc()
-        await self.bus.publish(
-            message.caused(
-                LeadMessageRecorded,
-                lead_id=lead.id,
-                chat_jid=message.chat_jid,
-                message_id=stored.id,
-                whatsapp_message_id=message.whatsapp_message_id,
-                origin=message.origin,
-                text=message.text,
-                sent_at=message.sent_at,
+            if not stored.inserted:
+                return
+            if message.origin is Origin.VENDOR:
+                await repo.mark_human_active(conn, message.workspace_id, lead.id)
+            await stage(
+                conn,
+                self.bus.prefix,
+                message.caused(
+                    LeadMessageRecorded,
+                    lead_id=lead.id,
+                    chat_jid=message.chat_jid,
+                    message_id=stored.id,
+                    whatsapp_message_id=message.whatsapp_message_id,
+                    origin=message.origin,
+                    text=message.text,
+                    sent_at=message.sent_at,
+                ),
             )
+        MESSAGES_STORED.labels(message.origin.value).inc()
+        self.outbox.kick()
+
+    async def on_details_found(self, found: LeadDetailsFound, _: Delivery) -> None:
+        ws, prefix = found.workspace_id, self.bus.prefix
+        async with self.pool.acquire() as conn, conn.transaction():
+            lead = await repo.lock_lead(conn, ws, found.lead_id)
+            if lead is None:
+                raise RejectMessage("unknown lead for this workspace")
+            changes = merge(lead.known, found.found)
+            if not changes:
+                return
+            await repo.apply_changes(conn, ws, lead.id, changes, found.message_id)
+            values = lead.values | {c.field: c.new for c in changes}
+            await stage(
+                conn,
+                prefix,
+                found.caused(
+                    LeadUpdated,
+                    lead_id=lead.id,
+                    changes=[
+                        FieldChange(field=c.field, old=c.old, new=c.new, source=c.source)
+                        for c in changes
+                    ],
+                    caused_by_message_id=found.message_id,
+                    **values,
+                ),
+            )
+            if lead.status == "capturing" and qualified(values, lead.required):
+                await self._qualify(conn, found, lead, values)
+        self.outbox.kick()
+
+    async def _qualify(
+        self,
+        conn: DbConn,
+        found: LeadDetailsFound,
+        lead: repo.LeadForUpdate,
+        values: dict[str, str | None],
+    ) -> None:
+        ws, prefix = found.workspace_id, self.bus.prefix
+        at = await repo.qualify(conn, ws, lead.id)
+        if at is None:
+            return
+        await stage(
+            conn,
+            prefix,
+            found.caused(
+                LeadQualified, lead_id=lead.id, chat_jid=lead.chat_jid, qualified_at=at, **values
+            ),
         )
+        await stage(
+            conn,
+            prefix,
+            found.caused(
+                LeadStatusChanged,
+                lead_id=lead.id,
+                status=LeadStatus.QUALIFIED,
+                previous=LeadStatus.CAPTURING,
+                at=at,
+            ),
+        )
+        if lead.assignment != "round_robin":
+            return
+        vendor = await repo.next_vendor(conn, ws)
+        if vendor is None:
+            log.info("no_vendor_to_assign", lead_id=str(lead.id))
+            return
+        assigned_at = await repo.assign(conn, ws, lead.id, vendor)
+        await stage(
+            conn,
+            prefix,
+            found.caused(
+                LeadAssigned,
+                lead_id=lead.id,
+                vendor_user_id=vendor.user_id,
+                vendor_email=vendor.email,
+                by="round_robin",
+                at=assigned_at,
+            ),
+        )
+        await stage(
+            conn,
+            prefix,
+            found.caused(
+                LeadStatusChanged,
+                lead_id=lead.id,
+                status=LeadStatus.ASSIGNED,
+                previous=LeadStatus.QUALIFIED,
+                at=assigned_at,
+            ),
+        )
+
+    async def flag_unclaimed(self) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            for lead in await repo.flag_unclaimed(conn):
+                await stage(
+                    conn,
+                    self.bus.prefix,
+                    LeadStatusChanged(
+                        workspace_id=lead.workspace_id,
+                        bot_id=lead.bot_id,
+                        lead_id=lead.lead_id,
+                        status=LeadStatus.QUALIFIED,
+                        flag="unclaimed",
+                        at=lead.at or datetime.now(UTC),
+                    ),
+                )
+        self.outbox.kick()

@@ -79,6 +79,7 @@ class BotCommands:
                 text=command.text,
                 origin=command.origin,
                 sent_by_user_id=command.sent_by_user_id,
+                image_sha256=command.image_sha256,
                 sent_at=sent.sent_at,
             )
         )

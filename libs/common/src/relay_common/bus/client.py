@@ -80,6 +80,7 @@ class Bus:
         ack_wait_s: float = 30.0,
         concurrency: int = 1,
         filter_subject: str | None = None,
+        decode: Callable[[str, bytes], E] | None = None,
     ) -> Consumer[E]:
         """A durable pull consumer named ``<service>-<purpose>``; ``start()`` it to run."""
         consumer = Consumer(
@@ -93,6 +94,7 @@ class Bus:
             backoff_s=backoff_s,
             ack_wait_s=ack_wait_s,
             concurrency=concurrency,
+            decode=decode,
         )
         self.consumers.append(consumer)  # type: ignore[arg-type]
         return consumer

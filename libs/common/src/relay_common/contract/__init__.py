@@ -8,7 +8,18 @@ from relay_common.contract.commands import (
     SetPresence,
 )
 from relay_common.contract.envelope import Envelope
-from relay_common.contract.leads import LeadCreated, LeadMessageRecorded
+from relay_common.contract.leads import (
+    FieldChange,
+    FoundValue,
+    LeadAssigned,
+    LeadCreated,
+    LeadDetailsFound,
+    LeadMessageRecorded,
+    LeadQualified,
+    LeadStatus,
+    LeadStatusChanged,
+    LeadUpdated,
+)
 from relay_common.contract.messages import (
     Media,
     MessageKind,
@@ -35,6 +46,11 @@ ALL_MESSAGES: tuple[type[Envelope], ...] = (
     SessionStateChanged,
     LeadCreated,
     LeadMessageRecorded,
+    LeadUpdated,
+    LeadQualified,
+    LeadAssigned,
+    LeadStatusChanged,
+    LeadDetailsFound,
     SimulatedCustomerWrote,
     SimulatedDelivery,
     SimulatedPhoneScanned,
@@ -46,8 +62,16 @@ __all__ = [
     "ControlAction",
     "ControlBot",
     "Envelope",
+    "FieldChange",
+    "FoundValue",
+    "LeadAssigned",
     "LeadCreated",
+    "LeadDetailsFound",
     "LeadMessageRecorded",
+    "LeadQualified",
+    "LeadStatus",
+    "LeadStatusChanged",
+    "LeadUpdated",
     "Media",
     "MessageKind",
     "MessageReceiptReceived",

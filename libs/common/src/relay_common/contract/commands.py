@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from relay_common.contract import subjects
 from relay_common.contract.envelope import Envelope
@@ -20,7 +20,7 @@ class SendMessage(Envelope):
     subject: ClassVar[Subject] = subjects.SEND_MESSAGE
 
     chat_jid: str = Field(min_length=1, max_length=128)
-    text: str = Field(min_length=1, max_length=65536)
+    text: str = Field(default="", max_length=65536, description="The text, or the caption.")
     origin: Origin = Origin.BOT
     in_reply_to: str | None = Field(
         default=None, description="WhatsApp id of the customer message this answers."
@@ -31,6 +31,12 @@ class SendMessage(Envelope):
         pattern=r"^[0-9a-f]{64}$",
         description="Send this stored image (media_blobs) with ``text`` as its caption.",
     )
+
+    @model_validator(mode="after")
+    def _something_to_send(self) -> SendMessage:
+        if not self.text.strip() and not self.image_sha256:
+            raise ValueError("a message needs text or an image")
+        return self
 
 
 class ControlAction(StrEnum):

@@ -79,6 +79,7 @@ class MessageSent(Envelope):
     text: str = Field(default="", max_length=65536)
     origin: Origin = Origin.BOT
     sent_by_user_id: UUID | None = None
+    image_sha256: str | None = Field(default=None, description="The image sent, if any.")
     sent_at: datetime
 
     def dedupe_id(self) -> str:

@@ -89,11 +89,25 @@ LEADS = Stream("LEADS", "lead", timedelta(days=30), "Public lead events for othe
 SIMNET = Stream(
     "SIMNET", "simnet", timedelta(days=1), "The simulated WhatsApp network (customers' side)."
 )
+EXTRACTIONS = Stream(
+    "EXTRACTIONS",
+    "extraction",
+    timedelta(days=7),
+    "Lead details the AI worker found, for the lead service to apply (internal).",
+)
 DEADLETTER = Stream(
     "DEADLETTER", "deadletter", timedelta(days=30), "Messages that failed every delivery attempt."
 )
 
-STREAMS: tuple[Stream, ...] = (MESSAGES, COMMANDS, SESSIONS, LEADS, SIMNET, DEADLETTER)
+STREAMS: tuple[Stream, ...] = (
+    MESSAGES,
+    COMMANDS,
+    SESSIONS,
+    LEADS,
+    EXTRACTIONS,
+    SIMNET,
+    DEADLETTER,
+)
 
 INBOUND_MESSAGE = Subject(MESSAGES, "inbound", 1)
 MESSAGE_SENT = Subject(MESSAGES, "sent", 1)
@@ -104,6 +118,11 @@ SET_PRESENCE = Subject(COMMANDS, "presence", 1)
 SESSION_STATE = Subject(SESSIONS, "state", 1)
 LEAD_CREATED = Subject(LEADS, "created", 1)
 LEAD_MESSAGE = Subject(LEADS, "message", 1)
+LEAD_UPDATED = Subject(LEADS, "updated", 1)
+LEAD_QUALIFIED = Subject(LEADS, "qualified", 1)
+LEAD_ASSIGNED = Subject(LEADS, "assigned", 1)
+LEAD_STATUS = Subject(LEADS, "status", 1)
+LEAD_DETAILS_FOUND = Subject(EXTRACTIONS, "found", 1)
 SIMNET_CUSTOMER_MESSAGE = Subject(SIMNET, "customer", 1)
 SIMNET_DELIVERY = Subject(SIMNET, "delivery", 1)
 SIMNET_SCAN = Subject(SIMNET, "scan", 1)
