@@ -143,7 +143,7 @@ async def test_relay_up_runs_heals_stops_and_keeps_data(relay_up: RelayUp) -> No
 
         await eventually(replaced, within_s=60, what=f"{service} restarted")
         answer = await _answered(client, bot_id, "+15550000001", f"after killing {service}")
-        assert answer.startswith("Thanks")
+        assert answer.strip()
     await client.aclose()
 
     state = relay_up.state()

@@ -144,6 +144,24 @@ async def test_model_answers_and_usage_is_counted(
     assert "Faulty" in system["content"]
 
 
+async def test_a_workspace_can_bring_its_own_model_account(
+    stage: Stage, model_server: tuple[ModelServer, str], start_service: Any, own_database: str
+) -> None:
+    model, url = model_server
+    await stage.pool.execute(
+        """INSERT INTO workspace_models (workspace_id, base_url, model, api_key)
+           VALUES ($1, $2, 'their-model', 'their-key')""",
+        stage.workspace_id,
+        url,
+    )
+    for service in ("lead-service", "session-worker", "ai-worker"):
+        await start_service(service, DATABASE_URL=own_database)  # no installation key
+    await stage.write("+14155550204", "Hi there")
+    reply = await eventually(lambda: _first(stage.deliveries), within_s=30, what="reply")
+    assert reply["text"] == "Hello from the model!"
+    assert model.requests[-1]["model"] == "their-model"
+
+
 @pytest.mark.parametrize("mode", ["500", "slow"])
 async def test_a_failing_model_is_retried_then_a_polite_fallback_goes_out(
     stage: Stage,

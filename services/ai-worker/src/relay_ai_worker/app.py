@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
-from relay_ai_worker.engine import LocalReplyEngine, ModelReplyEngine, ReplyEngine
 from relay_ai_worker.handlers import ReplyHandler
-from relay_ai_worker.providers import build_model
+from relay_ai_worker.models import ModelDirectory
 from relay_ai_worker.settings import Settings
 from relay_common.contract import LeadMessageRecorded
 from relay_common.contract import subjects as s
@@ -17,16 +16,13 @@ log = get_logger(__name__)
 
 
 async def setup(ctx: ServiceContext[Settings]) -> ASGIApp | None:
-    model = build_model(ctx.settings.model_settings())
-    engine: ReplyEngine
-    if model is None:
-        engine = LocalReplyEngine()
-        log.info("reply_engine", engine="local", reason="no model API key set")
+    models = ModelDirectory(ctx.pool, ctx.settings.model_settings())
+    ctx.stack.push_async_callback(models.aclose)
+    if models.installation is None:
+        log.info("reply_engine", default="local", reason="no DEEPSEEK_API_KEY set")
     else:
-        ctx.stack.push_async_callback(model.aclose)
-        engine = ModelReplyEngine(model)
-        log.info("reply_engine", engine="model", model=ctx.settings.model_name)
-    handler = ReplyHandler(ctx.bus, ctx.pool, engine, model)
+        log.info("reply_engine", default="model", model=ctx.settings.model_name)
+    handler = ReplyHandler(ctx.bus, ctx.pool, models)
     ctx.bus.consumer(
         durable="ai-worker-replies",
         subject=s.LEAD_MESSAGE,

@@ -30,7 +30,15 @@ from relay_ai_worker.domain import (
     reply_command_id,
     should_answer,
 )
-from relay_ai_worker.engine import FALLBACK, Conversation, Reply, ReplyEngine
+from relay_ai_worker.engine import (
+    FALLBACK,
+    Conversation,
+    LocalReplyEngine,
+    ModelReplyEngine,
+    Reply,
+    ReplyEngine,
+)
+from relay_ai_worker.models import ModelDirectory
 from relay_ai_worker.providers import ChatMessage, ChatModel, ModelError, extract_json
 from relay_common.bus import Bus, Delivery
 from relay_common.contract import (
@@ -58,13 +66,11 @@ class NameAndPlace(BaseModel):
 
 
 class ReplyHandler:
-    def __init__(
-        self, bus: Bus, pool: asyncpg.Pool, engine: ReplyEngine, model: ChatModel | None
-    ) -> None:
+    def __init__(self, bus: Bus, pool: asyncpg.Pool, models: ModelDirectory) -> None:
         self.bus = bus
         self.pool = pool
-        self.engine = engine
-        self.model = model
+        self.models = models
+        self.local = LocalReplyEngine()
 
     async def on_lead_message(self, message: LeadMessageRecorded, _: Delivery) -> None:
         if message.origin is not Origin.CUSTOMER or not message.needs_reply:
@@ -99,10 +105,12 @@ class ReplyHandler:
                 await self._away(message, bot.away_message, burst, hours.closed_period(now))
                 return
 
+        model = await self.models.for_workspace(ws)
+        engine: ReplyEngine = ModelReplyEngine(model) if model else self.local
         captured: dict[str, str] = {}
         values = dict(lead.values)
         if bot.lead_capture:
-            captured = await self._capture(message, burst, bot.region, values)
+            captured = await self._capture(message, burst, bot.region, values, model)
             values |= captured
         conversation = Conversation(
             bot_name=bot.name,
@@ -114,7 +122,7 @@ class ReplyHandler:
             missing=missing_fields(values, bot.required) if bot.lead_capture else [],
             faq=bot.faq,
         )
-        reply = await self._reply(conversation)
+        reply = await self._reply(engine, conversation)
         if reply.usage is not None:
             await repo.record_usage(
                 self.pool, ws, bot_id, reply.usage.prompt_tokens, reply.usage.completion_tokens
@@ -132,9 +140,9 @@ class ReplyHandler:
         REPLIES_PRODUCED.labels(reply.engine).inc()
         await self._images(message, [*burst, reply.text])
 
-    async def _reply(self, conversation: Conversation) -> Reply:
+    async def _reply(self, engine: ReplyEngine, conversation: Conversation) -> Reply:
         try:
-            return await self.engine.reply(conversation)
+            return await engine.reply(conversation)
         except ModelError as exc:
             log.warning("model_failed_fallback", error=str(exc))
             return Reply(FALLBACK[guess_language(conversation.burst)], "fallback")
@@ -161,10 +169,11 @@ class ReplyHandler:
         burst: list[str],
         region: str | None,
         known: dict[str, str | None],
+        model: ChatModel | None,
     ) -> dict[str, str]:
         found = find_details(burst, region)
-        if self.model is not None and not (found.get("name") and found.get("location")):
-            found |= await self._model_details(burst, found)
+        if model is not None and not (found.get("name") and found.get("location")):
+            found |= await self._model_details(model, burst, found)
         fresh = {k: v for k, v in found.items() if v.value != known.get(k)}
         if fresh:
             await self.bus.publish(
@@ -178,16 +187,15 @@ class ReplyHandler:
         return {k: v.value for k, v in fresh.items()}
 
     async def _model_details(
-        self, burst: list[str], already: dict[LeadField, FoundValue]
+        self, model: ChatModel, burst: list[str], already: dict[LeadField, FoundValue]
     ) -> dict[LeadField, FoundValue]:
-        assert self.model is not None
         prompt = (
             "From the customer's messages below, return JSON with keys name and location "
             "(the customer's own name and city/region), null when not stated.\n\n"
             + "\n".join(burst)
         )
         try:
-            parsed = await extract_json(self.model, [ChatMessage("user", prompt)], NameAndPlace)
+            parsed = await extract_json(model, [ChatMessage("user", prompt)], NameAndPlace)
         except ModelError as exc:
             log.warning("model_details_failed", error=str(exc))
             return {}

@@ -87,3 +87,12 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at)
     WHERE status = 'pending';
+
+-- A workspace may bring its own model account (else the installation's, if any).
+CREATE TABLE workspace_models (
+    workspace_id  uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+    base_url      text NOT NULL CHECK (base_url ~ '^https?://'),
+    model         text NOT NULL,
+    api_key       text NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
