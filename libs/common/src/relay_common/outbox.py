@@ -6,8 +6,6 @@ with the same ``Nats-Msg-Id``, which JetStream drops inside its duplicate window
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 
 import asyncpg
@@ -17,6 +15,7 @@ from relay_common.bus import headers as h
 from relay_common.contract.envelope import Envelope
 from relay_common.db import DbConn
 from relay_common.logging import get_logger
+from relay_common.pump import Pump
 
 log = get_logger(__name__)
 
@@ -40,37 +39,22 @@ async def stage(conn: DbConn, bus_prefix: str, message: Envelope) -> None:
 
 
 class OutboxRelay:
-    """Publishes staged events in order; woken after each commit, and polls as a backstop."""
+    """Publishes staged events in order; kicked after each commit, and polls as a backstop."""
 
     def __init__(self, bus: Bus, pool: asyncpg.Pool, poll_s: float = 1.0) -> None:
         self.bus = bus
         self.pool = pool
-        self.poll_s = poll_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._pump = Pump("outbox", self.flush, poll_s)
 
     def kick(self) -> None:
-        self._wake.set()
+        self._pump.kick()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox")
+        self._pump.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._pump.stop()
         await self.flush()
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("outbox_flush_failed")
 
     async def flush(self) -> int:
         """Publish everything pending; returns how many were published."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
 
-from relay_common.contract import FoundValue, MessageReceived, Origin
+from relay_common.contract import FoundValue, MessageKind, MessageReceived, Origin
 from relay_common.contract.leads import LeadField
 
 FIELDS = ("name", "email", "phone", "location")
@@ -20,6 +23,25 @@ def needs_reply(message: MessageReceived) -> bool:
     """Only live customer messages may get an answer: never history, stale offline
     messages (queued while the bot was offline, older than the cutoff) or own messages."""
     return not (message.from_me or message.is_history or message.stale)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A conversation message to store, whoever wrote it."""
+
+    chat_jid: str
+    phone: str | None
+    whatsapp_message_id: str
+    origin: Origin
+    kind: MessageKind
+    text: str
+    media: dict[str, Any] | None
+    sent_by: UUID | None
+    is_history: bool
+    sent_at: datetime
+    needs_reply: bool
+    by_a_human: bool
+    """Written by a vendor or on the bot's own phone: the bot keeps quiet for a while."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from relay_common.contract import (
     LeadStatus,
     LeadStatusChanged,
     LeadUpdated,
+    MessageKind,
     MessageReceived,
     MessageSent,
     Origin,
@@ -28,7 +29,7 @@ from relay_common.logging import get_logger
 from relay_common.metrics import MESSAGES_STORED
 from relay_common.outbox import OutboxRelay, stage
 from relay_lead_service import repo
-from relay_lead_service.domain import merge, needs_reply, origin_of, qualified
+from relay_lead_service.domain import Incoming, merge, needs_reply, origin_of, qualified
 
 log = get_logger(__name__)
 
@@ -39,49 +40,73 @@ class LeadHandlers:
         self.pool = pool
         self.outbox = outbox
 
-    async def _stage(self, conn: DbConn, *events: LeadCreated | LeadMessageRecorded) -> None:
-        for event in events:
-            await stage(conn, self.bus.prefix, event)
-
     async def on_message_received(self, message: MessageReceived, _: Delivery) -> None:
         origin = origin_of(message)
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await repo.bot_exists(conn, message.workspace_id, message.bot_id):
-                raise RejectMessage("unknown bot for this workspace")
-            lead = await repo.get_or_create_lead(
-                conn,
-                workspace_id=message.workspace_id,
-                bot_id=message.bot_id,
+        await self._record(
+            message,
+            Incoming(
                 chat_jid=message.chat_jid,
                 phone=message.sender_phone,
-                at=message.sent_at,
-            )
-            stored = await repo.store_message(
-                conn,
-                workspace_id=message.workspace_id,
-                bot_id=message.bot_id,
-                lead_id=lead.id,
                 whatsapp_message_id=message.whatsapp_message_id,
-                origin=origin.value,
-                kind=message.kind.value,
-                body=message.text,
+                origin=origin,
+                kind=message.kind,
+                text=message.text,
                 media=message.media.model_dump() if message.media else None,
                 sent_by=None,
                 is_history=message.is_history,
                 sent_at=message.sent_at,
+                needs_reply=needs_reply(message),
+                by_a_human=origin is Origin.PHONE and not message.is_history,
+            ),
+        )
+
+    async def on_message_sent(self, message: MessageSent, _: Delivery) -> None:
+        image = message.image_sha256
+        await self._record(
+            message,
+            Incoming(
+                chat_jid=message.chat_jid,
+                phone=None,
+                whatsapp_message_id=message.whatsapp_message_id,
+                origin=message.origin,
+                kind=MessageKind.IMAGE if image else MessageKind.TEXT,
+                text=message.text,
+                media={"sha256": image} if image else None,
+                sent_by=message.sent_by_user_id,
+                is_history=False,
+                sent_at=message.sent_at,
+                needs_reply=False,
+                by_a_human=message.origin is Origin.VENDOR,
+            ),
+        )
+
+    async def _record(self, cause: MessageReceived | MessageSent, incoming: Incoming) -> None:
+        """Store a conversation message once, with its lead and its lead events."""
+        ws, bot_id = cause.workspace_id, cause.bot_id
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await repo.bot_exists(conn, ws, bot_id):
+                raise RejectMessage("unknown bot for this workspace")
+            lead = await repo.get_or_create_lead(
+                conn,
+                workspace_id=ws,
+                bot_id=bot_id,
+                chat_jid=incoming.chat_jid,
+                phone=incoming.phone,
+                at=incoming.sent_at,
             )
+            stored = await repo.store_message(conn, ws, bot_id, lead.id, incoming)
             if not stored.inserted:
                 return  # a redelivery: its events were staged the first time
-            if origin is Origin.PHONE and not message.is_history:
-                await repo.mark_human_active(conn, message.workspace_id, lead.id)
+            if incoming.by_a_human:
+                await repo.mark_human_active(conn, ws, lead.id)
             if lead.created:
                 await stage(
                     conn,
                     self.bus.prefix,
-                    message.caused(
+                    cause.caused(
                         LeadCreated,
                         lead_id=lead.id,
-                        chat_jid=message.chat_jid,
+                        chat_jid=incoming.chat_jid,
                         phone=lead.phone,
                         name=lead.name,
                         created_at=lead.created_at,
@@ -90,68 +115,21 @@ class LeadHandlers:
             await stage(
                 conn,
                 self.bus.prefix,
-                message.caused(
+                cause.caused(
                     LeadMessageRecorded,
                     lead_id=lead.id,
-                    chat_jid=message.chat_jid,
+                    chat_jid=incoming.chat_jid,
                     message_id=stored.id,
-                    whatsapp_message_id=message.whatsapp_message_id,
-                    origin=origin,
-                    kind=message.kind,
-                    text=message.text,
-                    sent_at=message.sent_at,
-                    is_history=message.is_history,
-                    needs_reply=needs_reply(message),
+                    whatsapp_message_id=incoming.whatsapp_message_id,
+                    origin=incoming.origin,
+                    kind=incoming.kind,
+                    text=incoming.text,
+                    sent_at=incoming.sent_at,
+                    is_history=incoming.is_history,
+                    needs_reply=incoming.needs_reply,
                 ),
             )
-        MESSAGES_STORED.labels(origin.value).inc()
-        self.outbox.kick()
-
-    async def on_message_sent(self, message: MessageSent, _: Delivery) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await repo.bot_exists(conn, message.workspace_id, message.bot_id):
-                raise RejectMessage("unknown bot for this workspace")
-            lead = await repo.get_or_create_lead(
-                conn,
-                workspace_id=message.workspace_id,
-                bot_id=message.bot_id,
-                chat_jid=message.chat_jid,
-                phone=None,
-                at=message.sent_at,
-            )
-            stored = await repo.store_message(
-                conn,
-                workspace_id=message.workspace_id,
-                bot_id=message.bot_id,
-                lead_id=lead.id,
-                whatsapp_message_id=message.whatsapp_message_id,
-                origin=message.origin.value,
-                kind="image" if message.image_sha256 else "text",
-                body=message.text,
-                media={"sha256": message.image_sha256} if message.image_sha256 else None,
-                sent_by=message.sent_by_user_id,
-                is_history=False,
-                sent_at=message.sent_at,
-            )
-            if not stored.inserted:
-                return
-            if message.origin is Origin.VENDOR:
-                await repo.mark_human_active(conn, message.workspace_id, lead.id)
-            await stage(
-                conn,
-                self.bus.prefix,
-                message.caused(
-                    LeadMessageRecorded,
-                    lead_id=lead.id,
-                    chat_jid=message.chat_jid,
-                    message_id=stored.id,
-                    whatsapp_message_id=message.whatsapp_message_id,
-                    origin=message.origin,
-                    text=message.text,
-                    sent_at=message.sent_at,
-                ),
-            )
-        MESSAGES_STORED.labels(message.origin.value).inc()
+        MESSAGES_STORED.labels(incoming.origin.value).inc()
         self.outbox.kick()
 
     async def on_details_found(self, found: LeadDetailsFound, _: Delivery) -> None:

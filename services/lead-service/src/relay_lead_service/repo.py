@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from relay_common.db import DbConn
-from relay_lead_service.domain import FIELDS, Change, Known
+from relay_lead_service.domain import FIELDS, Change, Incoming, Known
 
 
 @dataclass(frozen=True)
@@ -56,19 +56,7 @@ async def get_or_create_lead(
 
 
 async def store_message(
-    conn: DbConn,
-    *,
-    workspace_id: UUID,
-    bot_id: UUID,
-    lead_id: UUID,
-    whatsapp_message_id: str,
-    origin: str,
-    kind: str,
-    body: str,
-    media: dict[str, Any] | None,
-    sent_by: UUID | None,
-    is_history: bool,
-    sent_at: datetime,
+    conn: DbConn, workspace_id: UUID, bot_id: UUID, lead_id: UUID, message: Incoming
 ) -> StoredMessage:
     inserted = await conn.fetchval(
         """INSERT INTO lead_messages (workspace_id, bot_id, lead_id, whatsapp_message_id, origin,
@@ -79,21 +67,21 @@ async def store_message(
         workspace_id,
         bot_id,
         lead_id,
-        whatsapp_message_id,
-        origin,
-        kind,
-        body,
-        media,
-        sent_by,
-        is_history,
-        sent_at,
+        message.whatsapp_message_id,
+        message.origin.value,
+        message.kind.value,
+        message.text,
+        message.media,
+        message.sent_by,
+        message.is_history,
+        message.sent_at,
     )
     if inserted is not None:
         return StoredMessage(inserted, True)
     existing = await conn.fetchval(
         "SELECT id FROM lead_messages WHERE bot_id = $1 AND whatsapp_message_id = $2",
         bot_id,
-        whatsapp_message_id,
+        message.whatsapp_message_id,
     )
     return StoredMessage(existing, False)
 

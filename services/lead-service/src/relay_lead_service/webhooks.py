@@ -8,8 +8,6 @@ keeps the outcome of every attempt. The signature header is
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import time
@@ -23,6 +21,7 @@ from relay_common.bus import Delivery
 from relay_common.contract import Envelope
 from relay_common.contract import subjects as s
 from relay_common.logging import get_logger
+from relay_common.pump import Pump
 
 log = get_logger(__name__)
 
@@ -57,8 +56,7 @@ class Webhooks:
         self.allow_http = allow_http
         self.poll_s = poll_s
         self._client = httpx.AsyncClient(timeout=10, follow_redirects=False)
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._pump = Pump("webhooks", self.deliver_all_due, poll_s)
 
     async def on_lead_event(self, event: AnyLeadEvent, _: Delivery) -> None:
         payload = event.model_dump_json(exclude={"event_name"}).encode()
@@ -78,28 +76,18 @@ class Webhooks:
             payload,
         )
         if inserted:
-            self._wake.set()
+            self._pump.kick()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhooks")
+        self._pump.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._pump.stop()
         await self._client.aclose()
 
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            self._wake.clear()
-            try:
-                while await self.deliver_due():
-                    pass
-            except Exception:
-                log.exception("webhook_round_failed")
+    async def deliver_all_due(self) -> None:
+        while await self.deliver_due():
+            pass
 
     async def deliver_due(self, batch: int = 20) -> int:
         """Attempt due deliveries once each; returns how many were attempted."""
