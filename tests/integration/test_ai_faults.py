@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -33,6 +36,7 @@ pytestmark = pytest.mark.timeout(150)
 class ModelServer:
     mode: str = "ok"
     requests: list[dict[str, Any]] = field(default_factory=list)
+    json_content: dict[str, Any] = field(default_factory=lambda: {"name": None, "location": None})
 
     async def completions(self, request: Request) -> Response:
         body = await request.json()
@@ -42,9 +46,7 @@ class ModelServer:
         if self.mode == "slow":
             await asyncio.sleep(5)
         wants_json = body.get("response_format", {}).get("type") == "json_object"
-        content = (
-            json.dumps({"name": None, "location": None}) if wants_json else "Hello from the model!"
-        )
+        content = json.dumps(self.json_content) if wants_json else "Hello from the model!"
         return JSONResponse(
             {
                 "id": "cmpl-1",
@@ -217,3 +219,29 @@ async def test_ai_worker_killed_mid_message_answers_exactly_once(
 
 async def _first(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     return items[0] if items else None
+
+
+async def test_relay_extract_with_model_fills_name_and_location(
+    model_server: tuple[ModelServer, str],
+) -> None:
+    model, url = model_server
+    model.json_content = {"name": "Pat Doe", "location": "Lisbon"}
+    relay = Path(sys.executable).with_name("relay")
+    proc = await asyncio.create_subprocess_exec(
+        str(relay),
+        "extract",
+        "--model",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=dict(os.environ) | _model_env(url),
+    )
+    line = {"messages": ["hello, call me on +351 912 345 678"], "region": "PT"}
+    out, _ = await asyncio.wait_for(proc.communicate(json.dumps(line).encode() + b"\n"), 60)
+    assert proc.returncode == 0
+    assert json.loads(out) == {
+        "phone": "+351912345678",
+        "email": None,
+        "name": "Pat Doe",
+        "location": "Lisbon",
+    }
+    assert model.requests[-1]["response_format"] == {"type": "json_object"}

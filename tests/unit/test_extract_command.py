@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,8 +18,14 @@ NOTHING = dict.fromkeys(KEYS)
 
 
 def _relay_extract(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "DEEPSEEK_API_KEY"}
     return subprocess.run(
-        [str(RELAY), "extract", *args], input=stdin, capture_output=True, timeout=60, check=False
+        [str(RELAY), "extract", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
 
 
@@ -48,10 +55,10 @@ def test_the_relay_command_answers_every_line_in_order() -> None:
     assert "line 2" in result.stderr.decode()
 
 
-def test_the_model_flag_says_it_is_not_configured() -> None:
+def test_the_model_flag_without_a_model_says_what_to_set() -> None:
     result = _relay_extract(b'{"messages": ["hi"]}\n', "--model")
     assert result.returncode == 2
-    assert "not configured" in result.stderr.decode()
+    assert "DEEPSEEK_API_KEY" in result.stderr.decode()
     assert result.stdout == b""
 
 

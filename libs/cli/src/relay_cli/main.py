@@ -15,10 +15,18 @@ from relay_cli import config_table, contract_export
 from relay_cli.status import status as status_command
 from relay_cli.up import UpOptions
 from relay_cli.up import up as up_command
+from relay_common.logging import configure_logging
 
 app = typer.Typer(help="Relay: many AI-powered WhatsApp bots, one dashboard.", no_args_is_help=True)
 contract_app = typer.Typer(help="The public NATS contract.", no_args_is_help=True)
 app.add_typer(contract_app, name="contract")
+
+
+@app.callback()
+def _logging() -> None:
+    """Log lines go to stderr, so stdout carries only what a command prints."""
+    configure_logging("relay", os.environ.get("LOG_LEVEL", "WARNING"), "console")
+
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 """The checkout this command runs from (the workspace installs it editable)."""
@@ -69,7 +77,10 @@ def config() -> None:
 @app.command("extract")
 def extract_command(
     model: Annotated[
-        bool, typer.Option("--model", help="Use the model-assisted extractor (not configured).")
+        bool,
+        typer.Option(
+            "--model", help="Also ask the model (DEEPSEEK_API_KEY) for name and location."
+        ),
     ] = False,
     region: Annotated[
         str | None,
@@ -77,13 +88,16 @@ def extract_command(
     ] = None,
 ) -> None:
     """Lead details (phone, email, name, location) for each JSON line on stdin, one line out."""
+    from relay_ai_worker.providers import build_model
+    from relay_ai_worker.settings import Settings as AiWorkerSettings
     from relay_cli.extract import MODEL_NOT_CONFIGURED, run
 
-    if model:
+    chat_model = build_model(AiWorkerSettings().model_settings()) if model else None
+    if model and chat_model is None:
         print(MODEL_NOT_CONFIGURED, file=sys.stderr)
         sys.exit(2)
     try:
-        code = run(sys.stdin.buffer, sys.stdout.buffer, sys.stderr, region)
+        code = run(sys.stdin.buffer, sys.stdout.buffer, sys.stderr, region, chat_model)
     except OSError as error:
         print(f"relay extract: cannot read stdin or write stdout: {error}", file=sys.stderr)
         code = 1

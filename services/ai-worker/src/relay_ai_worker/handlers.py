@@ -14,10 +14,9 @@ import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
-from pydantic import BaseModel, Field
 
 from relay_ai_worker import repo
-from relay_ai_worker.details import find_details
+from relay_ai_worker.details import find_details, find_with_model
 from relay_ai_worker.domain import (
     WorkingHours,
     away_command_id,
@@ -39,16 +38,14 @@ from relay_ai_worker.engine import (
     ReplyEngine,
 )
 from relay_ai_worker.models import ModelDirectory
-from relay_ai_worker.providers import ChatMessage, ChatModel, ModelError, extract_json
+from relay_ai_worker.providers import ChatModel, ModelError
 from relay_common.bus import Bus, Delivery
 from relay_common.contract import (
-    FoundValue,
     LeadDetailsFound,
     LeadMessageRecorded,
     Origin,
     SendMessage,
 )
-from relay_common.contract.leads import LeadField
 from relay_common.logging import get_logger
 from relay_common.metrics import REPLIES_PRODUCED
 
@@ -58,11 +55,6 @@ AWAY_DEFAULT = {
     "en": "Thanks for writing! We're closed right now; we'll answer as soon as we open.",
     "es": "¡Gracias por escribir! Ahora estamos cerrados; te responderemos en cuanto abramos.",
 }
-
-
-class NameAndPlace(BaseModel):
-    name: str | None = Field(default=None, max_length=120)
-    location: str | None = Field(default=None, max_length=120)
 
 
 class ReplyHandler:
@@ -173,7 +165,7 @@ class ReplyHandler:
     ) -> dict[str, str]:
         found = find_details(burst, region)
         if model is not None and not (found.get("name") and found.get("location")):
-            found |= await self._model_details(model, burst, found)
+            found |= await find_with_model(model, burst, found)
         fresh = {k: v for k, v in found.items() if v.value != known.get(k)}
         if fresh:
             await self.bus.publish(
@@ -185,31 +177,6 @@ class ReplyHandler:
                 )
             )
         return {k: v.value for k, v in fresh.items()}
-
-    async def _model_details(
-        self, model: ChatModel, burst: list[str], already: dict[LeadField, FoundValue]
-    ) -> dict[LeadField, FoundValue]:
-        prompt = (
-            "From the customer's messages below, return JSON with keys name and location "
-            "(the customer's own name and city/region), null when not stated.\n\n"
-            + "\n".join(burst)
-        )
-        try:
-            parsed = await extract_json(model, [ChatMessage("user", prompt)], NameAndPlace)
-        except ModelError as exc:
-            log.warning("model_details_failed", error=str(exc))
-            return {}
-        if parsed is None:
-            return {}
-        pairs: tuple[tuple[LeadField, str | None], ...] = (
-            ("name", parsed.name),
-            ("location", parsed.location),
-        )
-        return {
-            key: FoundValue(value=value.strip(), confidence=0.7, source="model")
-            for key, value in pairs
-            if value and value.strip() and key not in already
-        }
 
     async def _images(self, message: LeadMessageRecorded, texts: list[str]) -> None:
         for image in await repo.images(self.pool, message.workspace_id, message.bot_id):
