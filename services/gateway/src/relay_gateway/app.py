@@ -11,7 +11,7 @@ from relay_common.registry import list_instances
 from relay_common.runner import ServiceContext, run_service
 from relay_gateway.api.deps import GatewayState
 from relay_gateway.api.routes import auth, bots, events
-from relay_gateway.errors import install_error_handlers
+from relay_gateway.errors import ERROR_RESPONSES, install_error_handlers
 from relay_gateway.events import EventHub
 from relay_gateway.settings import Settings
 from relay_gateway.web import mount_web
@@ -38,7 +38,7 @@ def build_app(state: GatewayState, health_routes: list[object]) -> FastAPI:
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     for module in (auth, bots, events):
         api.include_router(module.router)
     app.include_router(api)

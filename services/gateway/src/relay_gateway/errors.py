@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relay_common.logging import get_logger
@@ -26,6 +27,28 @@ _CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    code: str = Field(description="Stable machine-readable code, e.g. not_found.")
+    message: str = Field(description="What went wrong, for people.")
+    details: Any = Field(default=None, description="Field errors and other specifics.")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": code.replace("_", " ")}
+    for status, code in (
+        (400, "bad_request"),
+        (401, "unauthenticated"),
+        (403, "forbidden"),
+        (404, "not_found"),
+        (409, "conflict"),
+        (422, "invalid_request"),
+    )
+}
+"""Documented on every API route, so clients (and schemathesis) know the error shape."""
 
 
 class ApiError(HTTPException):

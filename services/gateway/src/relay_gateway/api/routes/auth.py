@@ -30,7 +30,13 @@ def _set_cookie(response: Response, request: Request, token: str, days: int) -> 
     )
 
 
-@router.get("/dev", operation_id="dev_sign_in", status_code=303)
+@router.get(
+    "/dev",
+    operation_id="dev_sign_in",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={303: {"description": "Signed in: a session cookie and a redirect to /"}},
+)
 async def dev_sign_in(
     request: Request,
     state: StateDep,
@@ -53,7 +59,13 @@ async def dev_sign_in(
     return response
 
 
-@router.post("/sign-out", operation_id="sign_out", status_code=204)
+@router.post(
+    "/sign-out",
+    operation_id="sign_out",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Signed out"}},
+)
 async def sign_out() -> Response:
     response = Response(status_code=204)
     response.delete_cookie(auth.COOKIE, path="/")

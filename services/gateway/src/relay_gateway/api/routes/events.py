@@ -14,7 +14,12 @@ from relay_gateway.api.deps import PrincipalDep, StateDep
 router = APIRouter(tags=["events"])
 
 
-@router.get("/events", operation_id="stream_events")
+@router.get(
+    "/events",
+    operation_id="stream_events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Event stream"}},
+)
 async def stream_events(principal: PrincipalDep, state: StateDep) -> EventSourceResponse:
     """Events named by subject (``lead.message.v1``...), data is the bus payload (JSON)."""
     client = state.hub.add(principal.workspace_id)
