@@ -52,6 +52,11 @@ async def test_link_by_qr_scan_and_pause_through_the_api(
                 return False
 
         await eventually(up, within_s=40, what="gateway")
+        headers = (await owner.get("/api/v1/bots")).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-request-id"]
+        assert "strict-transport-security" not in headers  # plain http here
         await owner.get("/api/v1/auth/dev", params={"email": owner_email})
         await vendor.get("/api/v1/auth/dev", params={"email": vendor_email})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -82,6 +83,14 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse(
             _body("invalid_request", "The request is not valid.", details), status_code=422
+        )
+
+    @app.exception_handler(asyncpg.DataError)
+    async def unstorable(_: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # e.g. a NUL character, which PostgreSQL text cannot hold: the input is at fault.
+        return JSONResponse(
+            _body("bad_request", "The request holds characters that cannot be stored."),
+            status_code=400,
         )
 
     @app.exception_handler(Exception)

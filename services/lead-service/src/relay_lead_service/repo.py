@@ -70,7 +70,7 @@ async def store_message(
         message.whatsapp_message_id,
         message.origin.value,
         message.kind.value,
-        message.text,
+        message.text.replace("\x00", ""),  # PostgreSQL text cannot hold NUL
         message.media,
         message.sent_by,
         message.is_history,
