@@ -23,14 +23,18 @@ ST = str(Path(sys.executable).with_name("st"))
 
 @pytest.mark.timeout(400)
 async def test_api_matches_its_schema_and_never_fails(
-    pool: asyncpg.Pool, start_service: Any
+    own_database: str, start_service: Any
 ) -> None:
     email = f"schema-{uuid4().hex[:6]}@example.com"
-    async with pool.acquire() as conn:
+    # Its own database: the fuzzed bot's simulated traffic must not reach other tests.
+    conn = await asyncpg.connect(own_database)
+    try:
         ws = await create_workspace(conn, "Schema", email)
         await create_bot(conn, ws.workspace_id, "Fuzzed bot")
+    finally:
+        await conn.close()
     port = free_port()
-    gateway = await start_service("gateway", PORT=str(port))
+    gateway = await start_service("gateway", PORT=str(port), DATABASE_URL=own_database)
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
 

@@ -32,10 +32,13 @@ FAST = {"SESSION_WORKER_LEASE_TTL_S": "3", "SESSION_WORKER_HEARTBEAT_S": "0.5"}
 class Watch:
     """Everything published about one bot, by subject path."""
 
-    def __init__(self) -> None:
+    def __init__(self, bot_id: UUID) -> None:
+        self.bot_id = str(bot_id)
         self.seen: dict[str, list[dict[str, Any]]] = {}
 
     async def on(self, msg: Any) -> None:
+        if not msg.subject.endswith(self.bot_id):
+            return  # other tests' bots share the bus prefix
         path = ".".join(msg.subject.split(".")[1:4])
         self.seen.setdefault(path, []).append(json.loads(msg.data))
 
@@ -47,7 +50,7 @@ async def _setup(pool: asyncpg.Pool, bus: Bus) -> tuple[UUID, UUID, Watch]:
     async with pool.acquire() as conn:
         ws = await create_workspace(conn, "Cmd", f"cmd-{uuid4().hex[:6]}@example.com")
         bot = await create_bot(conn, ws.workspace_id, "Commanded bot")
-    watch = Watch()
+    watch = Watch(bot)
     for domain in ("session", "simnet", "deadletter"):
         await bus.nc.subscribe(f"{bus.prefix}.{domain}.>", cb=watch.on)
     return ws.workspace_id, bot, watch

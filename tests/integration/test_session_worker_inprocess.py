@@ -124,7 +124,8 @@ class OnceOnlySession(StallingSession):
         await self.hooks.on_state(SessionState.CONNECTED, None, StateDetails())
 
     async def send_text(self, chat_jid: str, text: str, *, message_id: str) -> Sent:
-        OnceOnlySession.sent.append(text)
+        if chat_jid == "34600000001@s.whatsapp.net":  # this test's chat, not other bots'
+            OnceOnlySession.sent.append(text)
         return Sent(f"WA{uuid4().hex[:12].upper()}", datetime.now(UTC))
 
 
