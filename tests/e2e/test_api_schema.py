@@ -16,7 +16,6 @@ import pytest
 
 from relay_common.embedded import free_port
 from relay_common.provisioning import create_bot, create_workspace
-from relay_common.testing.waiting import eventually
 
 ST = str(Path(sys.executable).with_name("st"))
 
@@ -37,15 +36,7 @@ async def test_api_matches_its_schema_and_never_fails(
     gateway = await start_service("gateway", PORT=str(port), DATABASE_URL=own_database)
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-
-        async def up() -> bool:
-            assert gateway.proc.returncode is None, gateway.log_text()
-            try:
-                return (await client.get("/readyz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(up, within_s=40, what="gateway")
+        await gateway.wait_ready(base)
         await client.get("/api/v1/auth/dev", params={"email": email})
         cookie = client.cookies["relay_session"]
     proc = await asyncio.create_subprocess_exec(

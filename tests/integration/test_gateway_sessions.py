@@ -43,15 +43,7 @@ async def test_link_by_qr_scan_and_pause_through_the_api(
         httpx.AsyncClient(base_url=base, timeout=10) as owner,
         httpx.AsyncClient(base_url=base, timeout=10) as vendor,
     ):
-
-        async def up() -> bool:
-            assert gateway.proc.returncode is None, gateway.log_text()
-            try:
-                return (await owner.get("/readyz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(up, within_s=40, what="gateway")
+        await gateway.wait_ready(base)
         headers = (await owner.get("/api/v1/bots")).headers
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"

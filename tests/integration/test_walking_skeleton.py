@@ -64,15 +64,7 @@ async def test_customer_message_crosses_every_hop(
         httpx.AsyncClient(base_url=base, timeout=10) as owner,
         httpx.AsyncClient(base_url=base, timeout=10) as outsider,
     ):
-
-        async def gateway_ready() -> bool:
-            assert gateway.proc.returncode is None, gateway.log_text()
-            try:
-                return (await owner.get("/readyz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(gateway_ready, within_s=40, what=f"gateway ready\n{gateway.log_text()}")
+        await gateway.wait_ready(base)
         signed_in = await owner.get("/api/v1/auth/dev", params={"email": "owner@skeleton.test"})
         assert signed_in.status_code == 303
         await outsider.get("/api/v1/auth/dev", params={"email": "owner@other.test"})

@@ -36,6 +36,24 @@ class ServiceProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    async def wait_ready(self, url: str, within_s: float = 40.0) -> None:
+        """Until ``url``/readyz answers 200; fails at once, with the log, if the process died."""
+        import httpx
+
+        from relay_common.testing.waiting import eventually
+
+        async with httpx.AsyncClient(timeout=5) as client:
+
+            async def ready() -> bool:
+                assert self.proc is not None
+                assert self.proc.returncode is None, self.log_text()
+                try:
+                    return (await client.get(f"{url}/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(ready, within_s=within_s, what=f"{self.service} ready")
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
