@@ -16,6 +16,7 @@ import pytest
 
 from relay_common.embedded import free_port
 from relay_common.provisioning import create_bot, create_workspace
+from relay_common.testing.gateway import sign_in
 
 ST = str(Path(sys.executable).with_name("st"))
 
@@ -37,14 +38,17 @@ async def test_api_matches_its_schema_and_never_fails(
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         await gateway.wait_ready(base)
-        await client.get("/api/v1/auth/dev", params={"email": email})
+        await sign_in(client, email)
         cookie = client.cookies["relay_session"]
+        csrf = client.cookies["relay_csrf"]
     proc = await asyncio.create_subprocess_exec(
         ST,
         "run",
         f"{base}/api/openapi.json",
         "-H",
         f"Cookie: relay_session={cookie}",
+        "-H",
+        f"X-CSRF-Token: {csrf}",
         "--checks",
         "not_a_server_error,response_schema_conformance,status_code_conformance,"
         "content_type_conformance",

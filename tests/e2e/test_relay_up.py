@@ -21,6 +21,7 @@ import pytest
 
 from relay_common.embedded import free_port
 from relay_common.services import SERVICES
+from relay_common.testing.gateway import sign_in
 from relay_common.testing.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
@@ -74,8 +75,7 @@ async def relay_up(tmp_path: Path) -> AsyncIterator[RelayUp]:
 
 async def _signed_in(url: str) -> httpx.AsyncClient:
     client = httpx.AsyncClient(base_url=url, timeout=10)
-    response = await client.get("/api/v1/auth/dev")
-    assert response.status_code == 303
+    await sign_in(client, "dev@relay.local")
     return client
 
 

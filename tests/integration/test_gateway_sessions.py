@@ -12,6 +12,7 @@ import pytest
 
 from relay_common.embedded import free_port
 from relay_common.provisioning import create_bot, create_workspace
+from relay_common.testing.gateway import sign_in
 from relay_common.testing.waiting import eventually
 
 
@@ -49,8 +50,8 @@ async def test_link_by_qr_scan_and_pause_through_the_api(
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-request-id"]
         assert "strict-transport-security" not in headers  # plain http here
-        await owner.get("/api/v1/auth/dev", params={"email": owner_email})
-        await vendor.get("/api/v1/auth/dev", params={"email": vendor_email})
+        await sign_in(owner, owner_email)
+        await sign_in(vendor, vendor_email)
 
         async def bot_state(state: str) -> dict[str, Any] | None:
             body: dict[str, Any] = (await owner.get(f"/api/v1/bots/{bot}")).json()

@@ -20,6 +20,7 @@ from relay_common.bus import Bus
 from relay_common.contract import subjects as s
 from relay_common.embedded import free_port
 from relay_common.provisioning import create_bot, create_workspace
+from relay_common.testing.gateway import sign_in
 from relay_common.testing.waiting import eventually
 
 CUSTOMER = "+34600111222"
@@ -65,9 +66,8 @@ async def test_customer_message_crosses_every_hop(
         httpx.AsyncClient(base_url=base, timeout=10) as outsider,
     ):
         await gateway.wait_ready(base)
-        signed_in = await owner.get("/api/v1/auth/dev", params={"email": "owner@skeleton.test"})
-        assert signed_in.status_code == 303
-        await outsider.get("/api/v1/auth/dev", params={"email": "owner@other.test"})
+        await sign_in(owner, "owner@skeleton.test")
+        await sign_in(outsider, "owner@other.test")
 
         async def connected() -> bool:
             state = await pool.fetchval("SELECT runtime_state FROM bots WHERE id = $1", bot_id)

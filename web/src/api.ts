@@ -38,15 +38,25 @@ export class ApiError extends Error {
   }
 }
 
+/** The CSRF secret of this sign-in, echoed on every request that changes something. */
+function csrfToken(): string {
+  const match = document.cookie.match(/(?:^|;\s*)relay_csrf=([^;]*)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
 export async function api<T>(path: string, init?: RequestInit): Promise<T> {
+  const headers = new Headers(init?.headers);
+  if (!(init?.body instanceof FormData)) headers.set("Content-Type", "application/json");
+  headers.set("X-CSRF-Token", csrfToken());
   const response = await fetch(`/api/v1${path}`, {
     credentials: "same-origin",
-    headers: { "Content-Type": "application/json" },
     ...init,
+    headers,
   });
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     throw new ApiError(response.status, body.code ?? "error", body.message ?? response.statusText);
   }
+  if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }

@@ -6,9 +6,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 
+from relay_common.outbox import OutboxRelay
 from relay_common.registry import list_instances
 from relay_common.runner import ServiceContext, run_service
+from relay_gateway import auth as session_keys
 from relay_gateway.api.deps import GatewayState
 from relay_gateway.api.routes import auth, bots, events
 from relay_gateway.errors import ERROR_RESPONSES, install_error_handlers
@@ -54,6 +57,16 @@ def build_app(state: GatewayState, health_routes: list[object]) -> FastAPI:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
 
+    if state.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=state.settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "Authorization", session_keys.CSRF_HEADER],
+            expose_headers=["X-Request-Id"],
+        )
+
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     for module in (auth, bots, events):
         api.include_router(module.router)
@@ -67,6 +80,13 @@ async def setup(ctx: ServiceContext[Settings]) -> FastAPI:
     settings = ctx.settings
     if not settings.jwt_secret.get_secret_value():
         raise SystemExit("GATEWAY_JWT_SECRET must be set")
+    keys = session_keys.KeyRing(
+        settings.jwt_secret.get_secret_value(),
+        [k.get_secret_value() for k in settings.jwt_previous_secrets],
+    )
+    outbox = OutboxRelay(ctx.bus, ctx.pool)
+    outbox.start()
+    ctx.stack.push_async_callback(outbox.stop)
     hub = EventHub(ctx.bus, settings.sse_queue_size)
     await hub.start()
     ctx.stack.push_async_callback(hub.stop)
@@ -81,7 +101,7 @@ async def setup(ctx: ServiceContext[Settings]) -> FastAPI:
 
         ctx.health.add_check("stack", stack_ready)
 
-    state = GatewayState(settings, ctx.pool, ctx.bus, hub)
+    state = GatewayState(settings, ctx.pool, ctx.bus, hub, keys, outbox)
     return build_app(state, list(ctx.health.routes()))
 
 

@@ -1,28 +1,84 @@
-"""Session cookies: a signed JWT naming the user; roles are read from the database."""
+"""Session tokens: a JWT naming the user, the workspace and a CSRF secret.
+
+Keys have ids (``kid``, derived from the key) so they can rotate: tokens signed with a
+previous key stay valid until they expire. Roles are never in the token: they are read
+from the database on each request, so a deactivated user is refused at once.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import jwt
 
 COOKIE = "relay_session"
+CSRF_COOKIE = "relay_csrf"
+CSRF_HEADER = "X-CSRF-Token"
 ALGORITHM = "HS256"
 
 
-def issue_token(secret: str, user_id: UUID, email: str, days: int) -> str:
-    now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "email": email, "iat": now, "exp": now + timedelta(days=days)}
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+def key_id(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
-def read_token(secret: str, token: str) -> UUID | None:
-    """The user id of a valid token; None for a missing, tampered or expired one."""
-    try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+@dataclass(frozen=True)
+class Session:
+    user_id: UUID
+    workspace_id: UUID | None
+    csrf: str
+
+
+class KeyRing:
+    """The current signing key and the earlier ones still accepted."""
+
+    def __init__(self, current: str, previous: list[str] | None = None) -> None:
+        if not current:
+            raise ValueError("a signing key is required")
+        self.current_kid = key_id(current)
+        self._keys = {key_id(k): k for k in [*(previous or []), current] if k}
+
+    def issue(
+        self, user_id: UUID, email: str, workspace_id: UUID | None, days: int
+    ) -> tuple[str, str]:
+        """A new token and its CSRF secret."""
+        now = datetime.now(UTC)
+        csrf = secrets.token_urlsafe(24)
+        claims: dict[str, object] = {
+            "sub": str(user_id),
+            "email": email,
+            "csrf": csrf,
+            "iat": now,
+            "exp": now + timedelta(days=days),
+        }
+        if workspace_id is not None:
+            claims["ws"] = str(workspace_id)
+        token = jwt.encode(
+            claims,
+            self._keys[self.current_kid],
+            algorithm=ALGORITHM,
+            headers={"kid": self.current_kid},
         )
-        return UUID(str(claims["sub"]))
-    except (jwt.InvalidTokenError, ValueError):
-        return None
+        return token, csrf
+
+    def read(self, token: str) -> Session | None:
+        """The session of a valid token; None for a tampered, unknown-key or expired one."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                return None
+            claims = jwt.decode(
+                token, key, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "csrf"]}
+            )
+            workspace = claims.get("ws")
+            return Session(
+                UUID(str(claims["sub"])),
+                UUID(str(workspace)) if workspace else None,
+                str(claims["csrf"]),
+            )
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            return None

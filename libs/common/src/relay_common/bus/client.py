@@ -8,7 +8,7 @@ from typing import TypeVar
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from nats.js.api import PubAck, StorageType, StreamConfig
+from nats.js.api import PubAck, StorageType, StreamConfig, StreamSource
 from nats.js.errors import BadRequestError
 
 from relay_common.bus import headers as h
@@ -37,18 +37,35 @@ class Bus:
     async def ensure_streams(self) -> None:
         """Create or update every stream of the contract; safe to run from many processes."""
         for stream in subjects.STREAMS:
-            config = StreamConfig(
-                name=stream.full_name(self.prefix),
-                subjects=[stream.wildcard(self.prefix)],
-                description=stream.description,
-                max_age=stream.max_age.total_seconds(),
-                duplicate_window=stream.duplicate_window.total_seconds(),
-                storage=StorageType.FILE,
+            await self._put_stream(
+                StreamConfig(
+                    name=stream.full_name(self.prefix),
+                    subjects=[stream.wildcard(self.prefix)],
+                    description=stream.description,
+                    max_age=stream.max_age.total_seconds(),
+                    duplicate_window=stream.duplicate_window.total_seconds(),
+                    storage=StorageType.FILE,
+                )
             )
-            try:
-                await self.js.add_stream(config)
-            except BadRequestError:
-                await self.js.update_stream(config)
+        feed = subjects.FEED
+        await self._put_stream(
+            StreamConfig(
+                name=feed.full_name(self.prefix),
+                description=feed.description,
+                max_age=feed.max_age.total_seconds(),
+                storage=StorageType.FILE,
+                sources=[
+                    StreamSource(name=source.full_name(self.prefix))
+                    for source in subjects.FEED_SOURCES
+                ],
+            )
+        )
+
+    async def _put_stream(self, config: StreamConfig) -> None:
+        try:
+            await self.js.add_stream(config)
+        except BadRequestError:
+            await self.js.update_stream(config)
 
     async def publish(self, message: Envelope, *, msg_id: str | None = None) -> PubAck:
         """Publish to JetStream; a repeated ``Nats-Msg-Id`` inside the window is dropped."""

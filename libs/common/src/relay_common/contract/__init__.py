@@ -1,5 +1,13 @@
 """The bus contract: every subject (``subjects``) and every payload, versioned."""
 
+from relay_common.contract.bots import (
+    BotCreated,
+    BotDeleted,
+    BotFeaturesUpdated,
+    BotStatus,
+    BotUpdated,
+    ScheduleChanged,
+)
 from relay_common.contract.commands import (
     BOT_COMMANDS,
     ControlAction,
@@ -54,11 +62,21 @@ ALL_MESSAGES: tuple[type[Envelope], ...] = (
     SimulatedCustomerWrote,
     SimulatedDelivery,
     SimulatedPhoneScanned,
+    BotCreated,
+    BotUpdated,
+    BotDeleted,
+    BotFeaturesUpdated,
+    ScheduleChanged,
 )
 
 __all__ = [
     "ALL_MESSAGES",
     "BOT_COMMANDS",
+    "BotCreated",
+    "BotDeleted",
+    "BotFeaturesUpdated",
+    "BotStatus",
+    "BotUpdated",
     "ControlAction",
     "ControlBot",
     "Envelope",
@@ -79,6 +97,7 @@ __all__ = [
     "MessageSent",
     "Origin",
     "ReceiptKind",
+    "ScheduleChanged",
     "SendMessage",
     "SessionState",
     "SessionStateChanged",

@@ -95,6 +95,17 @@ EXTRACTIONS = Stream(
     timedelta(days=7),
     "Lead details the AI worker found, for the lead service to apply (internal).",
 )
+BOTS = Stream(
+    "BOTS", "bot", timedelta(days=7), "Bots created, changed or deleted; features; schedules."
+)
+FEED = Stream(
+    "FEED",
+    "feed",
+    timedelta(days=1),
+    "What browsers see live: sources LEADS, SESSIONS and BOTS into one sequence, so an "
+    "event stream can resume after its last event id (JetStream sequence).",
+)
+"""Holds no subjects of its own: its messages keep the subjects of the streams it sources."""
 DEADLETTER = Stream(
     "DEADLETTER", "deadletter", timedelta(days=30), "Messages that failed every delivery attempt."
 )
@@ -106,8 +117,10 @@ STREAMS: tuple[Stream, ...] = (
     LEADS,
     EXTRACTIONS,
     SIMNET,
+    BOTS,
     DEADLETTER,
 )
+FEED_SOURCES: tuple[Stream, ...] = (LEADS, SESSIONS, BOTS)
 
 INBOUND_MESSAGE = Subject(MESSAGES, "inbound", 1)
 MESSAGE_SENT = Subject(MESSAGES, "sent", 1)
@@ -123,6 +136,11 @@ LEAD_QUALIFIED = Subject(LEADS, "qualified", 1)
 LEAD_ASSIGNED = Subject(LEADS, "assigned", 1)
 LEAD_STATUS = Subject(LEADS, "status", 1)
 LEAD_DETAILS_FOUND = Subject(EXTRACTIONS, "found", 1)
+BOT_CREATED = Subject(BOTS, "created", 1)
+BOT_UPDATED = Subject(BOTS, "updated", 1)
+BOT_DELETED = Subject(BOTS, "deleted", 1)
+BOT_FEATURES = Subject(BOTS, "features", 1)
+BOT_SCHEDULE = Subject(BOTS, "schedule", 1)
 SIMNET_CUSTOMER_MESSAGE = Subject(SIMNET, "customer", 1)
 SIMNET_DELIVERY = Subject(SIMNET, "delivery", 1)
 SIMNET_SCAN = Subject(SIMNET, "scan", 1)
@@ -148,6 +166,11 @@ class Address:
     path: str
     workspace_id: UUID
     bot_id: UUID
+
+
+def workspace_filter(prefix: str, workspace_id: UUID) -> str:
+    """Every subject addressed to one workspace, whatever its domain."""
+    return f"{prefix}.*.*.*.{workspace_id}.*"
 
 
 def parse(prefix: str, subject: str) -> Address | None:

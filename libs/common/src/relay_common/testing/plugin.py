@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +15,8 @@ from nats.js.errors import NotFoundError
 from relay_common.bus import Bus, connect_bus
 from relay_common.contract import subjects
 from relay_common.db import apply_migrations, create_pool
-from relay_common.embedded import drop_database, ensure_database
+from relay_common.embedded import drop_database, ensure_database, free_port
+from relay_common.testing.gateway import GatewayFactory, gateway_factory
 from relay_common.testing.infra import Infra, resolve_infra
 from relay_common.testing.processes import ServiceProcess
 
@@ -65,7 +66,7 @@ async def session_bus(infra: Infra, bus_prefix: str) -> AsyncIterator[Bus]:
     bus = await connect_bus(infra.nats_url, bus_prefix, "tests")
     await bus.ensure_streams()
     yield bus
-    for stream in subjects.STREAMS:
+    for stream in (*subjects.STREAMS, subjects.FEED):
         with contextlib.suppress(NotFoundError):
             await bus.js.delete_stream(stream.full_name(bus_prefix))
     with contextlib.suppress(NotFoundError):
@@ -108,3 +109,12 @@ async def start_service(
     yield start  # type: ignore[misc]
     for proc in started:
         await proc.stop()
+
+
+@pytest.fixture
+async def start_gateway(
+    start_service: Callable[..., Awaitable[ServiceProcess]],
+) -> AsyncIterator[GatewayFactory]:
+    """``await start_gateway(**env)``: a ready gateway process with signed-in clients."""
+    async for factory in gateway_factory(start_service, free_port):
+        yield factory

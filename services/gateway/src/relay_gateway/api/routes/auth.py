@@ -1,33 +1,68 @@
-"""Sign-in. Google sign-in arrives with the gateway issue; the dev sign-in exists only in
-the embedded stack of `relay up`."""
+"""Sessions: signing in (Google in ``google.py``; the dev sign-in of `relay up`), the
+caller's identity, switching workspace, signing out."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
-from relay_gateway import auth, repo
-from relay_gateway.api.deps import PrincipalDep, StateDep
+from relay_gateway import auth
+from relay_gateway.api.deps import GatewayState, MemberDep, PrincipalDep, StateDep, rate_limit
 from relay_gateway.errors import ApiError
+from relay_gateway.repo import principals
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 DEV_EMAIL = "dev@relay.local"
 
 
-def _set_cookie(response: Response, request: Request, token: str, days: int) -> None:
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_sign_in(request: Request, state: GatewayState) -> None:
+    await rate_limit(state, f"sign-in:{client_ip(request)}", state.settings.sign_in_per_minute)
+
+
+def start_session(
+    response: Response,
+    request: Request,
+    state: GatewayState,
+    user_id: UUID,
+    email: str,
+    workspace_id: UUID | None,
+) -> Response:
+    """Put a new session (token and CSRF cookies) on ``response``."""
+    days = state.settings.session_days
+    token, csrf = state.keys.issue(user_id, email, workspace_id, days)
+    secure = request.url.scheme == "https" or bool(
+        state.settings.public_url and state.settings.public_url.startswith("https:")
+    )
     response.set_cookie(
         auth.COOKIE,
         token,
         max_age=days * 86400,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure,
         path="/",
     )
+    # Readable by the dashboard's script, which echoes it in X-CSRF-Token: a page of
+    # another site can neither read it nor set the header.
+    response.set_cookie(
+        auth.CSRF_COOKIE,
+        csrf,
+        max_age=days * 86400,
+        httponly=False,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+    return response
 
 
 @router.get(
@@ -45,18 +80,13 @@ async def dev_sign_in(
     """Sign in without Google. Only in the embedded mode of `relay up`; 404 otherwise."""
     if not state.settings.common.relay_embedded:
         raise ApiError(404, "Not found.")
-    user_id = await repo.user_id_by_email(state.pool, str(email))
+    await limit_sign_in(request, state)
+    user_id = await principals.user_id_by_email(state.pool, str(email))
     if user_id is None:
         raise ApiError(404, f"No user {email} in this installation.")
-    token = auth.issue_token(
-        state.settings.jwt_secret.get_secret_value(),
-        user_id,
-        str(email),
-        state.settings.session_days,
+    return start_session(
+        RedirectResponse("/", status_code=303), request, state, user_id, str(email), None
     )
-    response = RedirectResponse("/", status_code=303)
-    _set_cookie(response, request, token, state.settings.session_days)
-    return response
 
 
 @router.post(
@@ -69,23 +99,56 @@ async def dev_sign_in(
 async def sign_out() -> Response:
     response = Response(status_code=204)
     response.delete_cookie(auth.COOKIE, path="/")
+    response.delete_cookie(auth.CSRF_COOKIE, path="/")
     return response
 
 
 class Me(BaseModel):
-    user_id: str
-    email: str
-    workspace_id: str
+    user_id: UUID | None
+    email: str | None
+    workspace_id: UUID
     workspace_name: str
     role: str
+    scopes: list[str]
+    is_platform_admin: bool
 
 
 @router.get("/me", operation_id="get_me", response_model=Me)
 async def me(principal: PrincipalDep) -> Me:
     return Me(
-        user_id=str(principal.user_id),
+        user_id=principal.user_id,
         email=principal.email,
-        workspace_id=str(principal.workspace_id),
+        workspace_id=principal.workspace_id,
         workspace_name=principal.workspace_name,
         role=principal.role,
+        scopes=sorted(principal.scopes),
+        is_platform_admin=principal.is_platform_admin,
+    )
+
+
+@router.post(
+    "/workspace/{workspace_id}",
+    operation_id="switch_workspace",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Now working in that workspace (new session cookie)"}},
+)
+async def switch_workspace(
+    workspace_id: UUID, request: Request, principal: MemberDep, state: StateDep
+) -> Response:
+    """Work in another workspace the caller is an active member of."""
+    assert principal.user_id is not None
+    assert principal.email is not None
+    target = await principals.for_user(
+        state.pool, principal.user_id, workspace_id, state.admin_emails
+    )
+    if target is None or target.workspace_id != workspace_id:
+        raise ApiError(404, "No such workspace.")
+    return start_session(
+        Response(status_code=204),
+        request,
+        state,
+        principal.user_id,
+        principal.email,
+        workspace_id,
     )

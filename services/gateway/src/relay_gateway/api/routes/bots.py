@@ -16,10 +16,10 @@ from relay_common.contract import (
     SimulatedPhoneScanned,
 )
 from relay_common.phone import chat_jid_for_phone
-from relay_gateway import repo
 from relay_gateway.api.deps import AdminDep, PrincipalDep, StateDep
 from relay_gateway.errors import ApiError
 from relay_gateway.qr import qr_data_url
+from relay_gateway.repo import bots as repo
 
 router = APIRouter(prefix="/bots", tags=["bots"])
 

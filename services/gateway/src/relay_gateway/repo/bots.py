@@ -1,47 +1,11 @@
-"""SQL of the gateway. Every query about tenant data names the workspace."""
+"""SQL about bots. Every query names the workspace."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: UUID
-    email: str
-    workspace_id: UUID
-    workspace_name: str
-    role: str
-
-
-async def principal(pool: asyncpg.Pool, user_id: UUID) -> Principal | None:
-    """The user with their active membership; None if unknown or deactivated."""
-    row = await pool.fetchrow(
-        """SELECT u.id, u.email, w.id AS workspace_id, w.name AS workspace_name, m.role
-           FROM users u
-           JOIN memberships m ON m.user_id = u.id AND m.is_active
-           JOIN workspaces w ON w.id = m.workspace_id
-           WHERE u.id = $1
-           ORDER BY m.created_at LIMIT 1""",
-        user_id,
-    )
-    if row is None:
-        return None
-    return Principal(
-        row["id"], row["email"], row["workspace_id"], row["workspace_name"], row["role"]
-    )
-
-
-async def user_id_by_email(pool: asyncpg.Pool, email: str) -> UUID | None:
-    found: UUID | None = await pool.fetchval(
-        "UPDATE users SET last_login_at = now() WHERE email = $1 RETURNING id", email.lower()
-    )
-    return found
-
 
 BOT_COLUMNS = """id, name, status, transport, phone_number, runtime_state, runtime_reason,
     runtime_qr, runtime_pair_code, banned_until, created_at"""
