@@ -13,7 +13,19 @@ from relay_common.registry import list_instances
 from relay_common.runner import ServiceContext, run_service
 from relay_gateway import auth as session_keys
 from relay_gateway.api.deps import GatewayState
-from relay_gateway.api.routes import auth, bots, events
+from relay_gateway.api.routes import (
+    api_keys,
+    audit,
+    auth,
+    bots,
+    events,
+    google,
+    images,
+    leads,
+    schedules,
+    team,
+    workspaces,
+)
 from relay_gateway.errors import ERROR_RESPONSES, install_error_handlers
 from relay_gateway.events import EventHub
 from relay_gateway.settings import Settings
@@ -68,7 +80,19 @@ def build_app(state: GatewayState, health_routes: list[object]) -> FastAPI:
         )
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
-    for module in (auth, bots, events):
+    for module in (
+        auth,
+        google,
+        workspaces,
+        team,
+        api_keys,
+        audit,
+        bots,
+        images,
+        schedules,
+        leads,
+        events,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.router.routes.extend(health_routes)  # type: ignore[arg-type]

@@ -1,0 +1,7 @@
+"""(filled in by the gateway issue)"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["leads"])
