@@ -33,7 +33,9 @@ export default function App() {
 
   const onEvent = useCallback((event: LiveEvent) => {
     setEvents((previous) => [event, ...previous].slice(0, 50));
-    if (event.name === "session.state.v1") {
+    const isSessionState =
+      (event.name === "UPDATE_BOT" || event.name === "QR_GENERATED") && "state" in event.data;
+    if (isSessionState) {
       const e = event.data as {
         bot_id: string;
         state: string;

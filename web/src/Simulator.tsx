@@ -27,7 +27,7 @@ export default function Simulator({ bot, events }: { bot: Bot; events: LiveEvent
   useEffect(() => {
     const jid = chatJid(phone);
     const arrived = events
-      .filter((e) => e.name === "lead.message.v1")
+      .filter((e) => e.name === "NEW_MESSAGE_FOR_SALES" || e.name === "MESSAGE_SENT")
       .map((e) => e.data as ChatMessage & { bot_id: string; chat_jid: string })
       .filter((m) => m.bot_id === bot.id && m.chat_jid === jid)
       .reverse();

@@ -111,7 +111,7 @@ async def setup(ctx: ServiceContext[Settings]) -> FastAPI:
     outbox = OutboxRelay(ctx.bus, ctx.pool)
     outbox.start()
     ctx.stack.push_async_callback(outbox.stop)
-    hub = EventHub(ctx.bus, settings.sse_queue_size)
+    hub = EventHub(ctx.bus, ctx.pool, settings.sse_queue_size)
     await hub.start()
     ctx.stack.push_async_callback(hub.stop)
 

@@ -47,6 +47,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "not_found"),
         (409, "conflict"),
         (422, "invalid_request"),
+        (429, "rate_limited"),
     )
 }
 """Documented on every API route, so clients (and schemathesis) know the error shape."""

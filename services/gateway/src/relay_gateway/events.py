@@ -1,95 +1,111 @@
-"""Fan-out of bus events to the browsers of each workspace.
+"""Fan-out of bus events to the browsers of each workspace, resumable by event id.
 
-One NATS subscription per gateway process, however many browsers: each event goes to
-the bounded queues of the clients of its workspace (the workspace id is in the subject).
-A client whose queue is full is dropped, never the gateway; the browser reconnects.
+The FEED stream sources every stream browsers care about into one sequence; each SSE
+event's id is its FEED sequence. One ordered consumer per gateway process feeds every
+browser connected to it: an event is encoded once, then queued for each client of its
+workspace that may see it. A client whose queue is full is dropped, never the gateway.
+A browser that reconnects (to any replica) with ``Last-Event-ID: n`` gets what it
+missed from a short-lived filtered consumer starting at ``n + 1``, then the live events
+after it: no gap, no duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from uuid import UUID
 
+import asyncpg
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
 
 from relay_common.bus import Bus
 from relay_common.contract import subjects as s
 from relay_common.logging import get_logger
 from relay_common.metrics import SSE_CLIENTS
-from relay_gateway.qr import qr_data_url
+from relay_gateway.browser_events import Audience, classify, for_browsers, frame
 
 log = get_logger(__name__)
 
-FORWARDED_STREAMS = (s.LEADS, s.SESSIONS)
+ASSIGNEE_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True)
-class BusEvent:
+class FeedEvent:
+    seq: int
     name: str
-    """Subject path without prefix and ids, e.g. ``lead.message.v1``."""
-    data: str
+    frame: bytes
+    audience: Audience
+    vendors: frozenset[UUID] = frozenset()
+    """For lead events: the vendors the lead is assigned to (before and after a change)."""
 
 
 @dataclass
 class Client:
     id: int
     workspace_id: UUID
-    queue: asyncio.Queue[BusEvent]
+    vendor_id: UUID | None
+    """Set when the caller is a vendor: they get only the events of their own leads."""
+    queue: asyncio.Queue[FeedEvent]
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def may_see(self, event: FeedEvent) -> bool:
+        if self.vendor_id is None:
+            return True
+        if event.audience.admins_only:
+            return False
+        return event.audience.lead_id is None or self.vendor_id in event.vendors
 
-def _for_browsers(path: str, data: bytes) -> str:
-    """The payload as browsers get it: a QR code also comes as an image to show."""
-    if path == s.SESSION_STATE.path and b'"qr_code":"' in data:
-        payload = json.loads(data)
-        payload["qr_data_url"] = qr_data_url(payload["qr_code"])
-        return json.dumps(payload)
-    return data.decode()
+
+class ResumeGapError(Exception):
+    """The client's last event id is no longer (or never was) in the feed."""
 
 
 class EventHub:
-    def __init__(self, bus: Bus, queue_size: int) -> None:
+    def __init__(self, bus: Bus, pool: asyncpg.Pool, queue_size: int) -> None:
         self.bus = bus
+        self.pool = pool
         self.queue_size = queue_size
+        self.last_seq = 0
+        """The last FEED sequence handed to clients."""
         self._clients: dict[UUID, dict[int, Client]] = {}
         self._ids = itertools.count(1)
-        self._subs: list[Subscription] = []
+        self._assignees: OrderedDict[UUID, UUID | None] = OrderedDict()
+        self._sub: JetStreamContext.PushSubscription | None = None
+
+    @property
+    def feed(self) -> str:
+        return s.FEED.full_name(self.bus.prefix)
 
     async def start(self) -> None:
-        for stream in FORWARDED_STREAMS:
-            self._subs.append(
-                await self.bus.nc.subscribe(stream.wildcard(self.bus.prefix), cb=self._on)
-            )
+        info = await self.bus.js.stream_info(self.feed)
+        self.last_seq = info.state.last_seq
+        self._sub = await self.bus.js.subscribe(
+            f"{self.bus.prefix}.>",
+            stream=self.feed,
+            ordered_consumer=True,
+            cb=self._on,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.last_seq + 1
+            ),
+        )
 
     async def stop(self) -> None:
-        for sub in self._subs:
-            await sub.unsubscribe()
+        if self._sub is not None:
+            await self._sub.unsubscribe()
         for clients in self._clients.values():
             for client in clients.values():
                 client.dropped.set()
 
-    async def _on(self, msg: Msg) -> None:
-        address = s.parse(self.bus.prefix, msg.subject)
-        if address is None:
-            return
-        clients = self._clients.get(address.workspace_id)
-        if not clients:
-            return
-        event = BusEvent(address.path, _for_browsers(address.path, msg.data))
-        for client in list(clients.values()):
-            try:
-                client.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                log.warning("sse_client_dropped", client=client.id, reason="slow")
-                client.dropped.set()
-                self.remove(client)
+    # -- clients ----------------------------------------------------------------------
 
-    def add(self, workspace_id: UUID) -> Client:
-        client = Client(next(self._ids), workspace_id, asyncio.Queue(self.queue_size))
+    def add(self, workspace_id: UUID, vendor_id: UUID | None) -> Client:
+        client = Client(next(self._ids), workspace_id, vendor_id, asyncio.Queue(self.queue_size))
         self._clients.setdefault(workspace_id, {})[client.id] = client
         SSE_CLIENTS.inc()
         return client
@@ -100,3 +116,122 @@ class EventHub:
             SSE_CLIENTS.dec()
         if not clients:
             self._clients.pop(client.workspace_id, None)
+
+    # -- live events ------------------------------------------------------------------
+
+    async def _on(self, msg: Msg) -> None:
+        seq = msg.metadata.sequence.stream
+        try:
+            event = await self._event(seq, msg.subject, msg.data)
+        except Exception:
+            log.exception("feed_event_unreadable", subject=msg.subject, seq=seq)
+            event = None
+        self.last_seq = max(self.last_seq, seq)
+        if event is None:
+            return
+        workspace_id, feed_event = event
+        for client in list(self._clients.get(workspace_id, {}).values()):
+            if not client.may_see(feed_event):
+                continue
+            try:
+                client.queue.put_nowait(feed_event)
+            except asyncio.QueueFull:
+                log.warning("sse_client_dropped", client=client.id, reason="slow")
+                client.dropped.set()
+                self.remove(client)
+
+    async def _event(self, seq: int, subject: str, data: bytes) -> tuple[UUID, FeedEvent] | None:
+        address = s.parse(self.bus.prefix, subject)
+        if address is None:
+            return None
+        payload = json.loads(data)
+        classified = classify(address.path, payload)
+        if classified is None:
+            return None
+        name, audience = classified
+        vendors: frozenset[UUID] = frozenset()
+        if audience.lead_id is not None:
+            vendors = await self._vendors(audience.lead_id, address.path, payload)
+        body = for_browsers(address.path, payload)
+        return address.workspace_id, FeedEvent(seq, name, frame(name, body, seq), audience, vendors)
+
+    async def _vendors(
+        self, lead_id: UUID, path: str, payload: dict[str, object]
+    ) -> frozenset[UUID]:
+        """Who the lead is assigned to; an assignment event also reaches the one it left."""
+        current = await self._assignee(lead_id)
+        if path != s.LEAD_ASSIGNED.path:
+            return frozenset({current} if current else ())
+        new = payload.get("vendor_user_id")
+        new_id = UUID(str(new)) if new else None
+        self._remember(lead_id, new_id)
+        return frozenset(v for v in (current, new_id) if v)
+
+    async def _assignee(self, lead_id: UUID) -> UUID | None:
+        if lead_id in self._assignees:
+            self._assignees.move_to_end(lead_id)
+            return self._assignees[lead_id]
+        found: UUID | None = await self.pool.fetchval(
+            "SELECT assigned_to FROM leads WHERE id = $1", lead_id
+        )
+        self._remember(lead_id, found)
+        return found
+
+    def _remember(self, lead_id: UUID, assignee: UUID | None) -> None:
+        self._assignees[lead_id] = assignee
+        self._assignees.move_to_end(lead_id)
+        if len(self._assignees) > ASSIGNEE_CACHE_SIZE:
+            self._assignees.popitem(last=False)
+
+    # -- catching up ------------------------------------------------------------------
+
+    async def missed(self, client: Client, after: int, upto: int, limit: int) -> list[FeedEvent]:
+        """The client's events in (after, upto]; ResumeGapError if they cannot be had."""
+        if after == upto:
+            return []
+        info = await self.bus.js.stream_info(self.feed)
+        if after + 1 < info.state.first_seq or after > info.state.last_seq:
+            raise ResumeGapError
+        if after > upto:
+            return []  # this replica lags a moment behind: its queue brings the rest
+        # NATS 2.9 allows one filter per consumer, and only within one sourced stream's
+        # subjects: one consumer per source, merged by FEED sequence.
+        found: list[FeedEvent] = []
+        for source in s.FEED_SOURCES:
+            found += await self._missed_in(source, client, after, upto, limit - len(found))
+        return sorted(found, key=lambda event: event.seq)
+
+    async def _missed_in(
+        self, source: s.Stream, client: Client, after: int, upto: int, limit: int
+    ) -> list[FeedEvent]:
+        psub = await self.bus.js.pull_subscribe(
+            source.workspace_wildcard(self.bus.prefix, client.workspace_id),
+            stream=self.feed,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=after + 1,
+                ack_policy=AckPolicy.NONE,
+                inactive_threshold=30,
+                mem_storage=True,
+            ),
+        )
+        consumer = await psub.consumer_info()
+        found: list[FeedEvent] = []
+        try:
+            pending = consumer.num_pending or 0
+            while pending > 0:
+                for msg in await psub.fetch(min(pending, 500), timeout=5):
+                    pending -= 1
+                    seq = msg.metadata.sequence.stream
+                    if seq > upto:
+                        return found
+                    event = await self._event(seq, msg.subject, msg.data)
+                    if event is not None and client.may_see(event[1]):
+                        found.append(event[1])
+                        if len(found) > limit:
+                            raise ResumeGapError
+            return found
+        finally:
+            await psub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await self.bus.js.delete_consumer(self.feed, consumer.name)

@@ -37,6 +37,10 @@ class Stream:
         """Every subject of this stream."""
         return f"{prefix}.{self.domain}.>"
 
+    def workspace_wildcard(self, prefix: str, workspace_id: UUID) -> str:
+        """Every subject of this stream addressed to one workspace."""
+        return f"{prefix}.{self.domain}.*.*.{workspace_id}.*"
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -166,11 +170,6 @@ class Address:
     path: str
     workspace_id: UUID
     bot_id: UUID
-
-
-def workspace_filter(prefix: str, workspace_id: UUID) -> str:
-    """Every subject addressed to one workspace, whatever its domain."""
-    return f"{prefix}.*.*.*.{workspace_id}.*"
 
 
 def parse(prefix: str, subject: str) -> Address | None:

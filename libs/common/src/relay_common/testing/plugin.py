@@ -87,7 +87,7 @@ def service_env(infra: Infra, database_url: str, bus_prefix: str) -> dict[str, s
         "DATABASE_URL": database_url,
         "RELAY_BUS_PREFIX": bus_prefix,
         "RELAY_EMBEDDED": "true",
-        "GATEWAY_JWT_SECRET": f"test-secret-{RUN_ID}",
+        "GATEWAY_JWT_SECRET": f"test-secret-{RUN_ID}-of-thirty-two-bytes-or-more",
     }
 
 
