@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from relay_common.embedded import free_port
-from relay_common.provisioning import create_bot, create_workspace
+from relay_common.provisioning import add_member, create_bot, create_workspace
 from relay_common.testing.gateway import sign_in
 
 ST = str(Path(sys.executable).with_name("st"))
@@ -124,14 +124,7 @@ async def _seed(conn: asyncpg.Connection, email: str) -> dict[str, Any]:
     )
     members = []
     for n in range(2):
-        user = await conn.fetchval(
-            "INSERT INTO users (email) VALUES ($1) RETURNING id", f"vendor{n}-{email}"
-        )
-        await conn.execute(
-            "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'vendor')",
-            w,
-            user,
-        )
+        user = await add_member(conn, w, f"vendor{n}-{email}")
         members.append(user)
     key = await conn.fetchval(
         """INSERT INTO api_keys (workspace_id, name, prefix, key_hash, scopes)

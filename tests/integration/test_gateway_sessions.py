@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from relay_common.embedded import free_port
-from relay_common.provisioning import create_bot, create_workspace
+from relay_common.provisioning import add_member, create_bot, create_workspace
 from relay_common.testing.gateway import sign_in
 from relay_common.testing.waiting import eventually
 
@@ -26,14 +26,7 @@ async def test_link_by_qr_scan_and_pause_through_the_api(
         other = await create_workspace(conn, "Others", f"other-{uuid4().hex[:6]}@example.com")
         foreign_bot = await create_bot(conn, other.workspace_id, "Not yours")
         vendor_email = f"vendor-{uuid4().hex[:6]}@example.com"
-        vendor_id = await conn.fetchval(
-            "INSERT INTO users (email) VALUES ($1) RETURNING id", vendor_email
-        )
-        await conn.execute(
-            "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'vendor')",
-            ws.workspace_id,
-            vendor_id,
-        )
+        await add_member(conn, ws.workspace_id, vendor_email)
         owner_email = await conn.fetchval("SELECT email FROM users WHERE id = $1", ws.owner_id)
 
     port = free_port()

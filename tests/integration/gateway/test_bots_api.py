@@ -17,7 +17,7 @@ from nats.aio.subscription import Subscription
 
 from relay_common.bus import Bus
 from relay_common.contract import subjects
-from relay_common.provisioning import create_bot, create_workspace
+from relay_common.provisioning import add_member, create_bot, create_workspace
 from relay_common.testing.waiting import eventually
 
 
@@ -41,14 +41,7 @@ async def new_workspace(pool: asyncpg.Pool, bot_limit: int = 5) -> Workspace:
             ws.workspace_id,
             bot_limit,
         )
-        vendor_id = await conn.fetchval(
-            "INSERT INTO users (email) VALUES ($1) RETURNING id", vendor_email
-        )
-        await conn.execute(
-            "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'vendor')",
-            ws.workspace_id,
-            vendor_id,
-        )
+        await add_member(conn, ws.workspace_id, vendor_email)
     return Workspace(ws.workspace_id, owner_email, vendor_email)
 
 

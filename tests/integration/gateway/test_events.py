@@ -23,7 +23,7 @@ from relay_common.contract import (
     SessionState,
     SessionStateChanged,
 )
-from relay_common.provisioning import create_bot, create_workspace
+from relay_common.provisioning import add_member, create_bot, create_workspace
 from relay_common.testing.gateway import GatewayFactory
 from relay_common.testing.sse import EventStream
 from relay_common.testing.waiting import eventually
@@ -37,15 +37,7 @@ async def _workspace(pool: asyncpg.Pool) -> dict[str, Any]:
         vendors = []
         for name in ("ann", "bob"):
             email = f"{name}-{tag}@example.com"
-            user_id = await conn.fetchval(
-                "INSERT INTO users (email) VALUES ($1) RETURNING id", email
-            )
-            await conn.execute(
-                """INSERT INTO memberships (workspace_id, user_id, role)
-                   VALUES ($1, $2, 'vendor')""",
-                ws.workspace_id,
-                user_id,
-            )
+            user_id = await add_member(conn, ws.workspace_id, email)
             vendors.append((email, user_id))
         leads = []
         for i, assignee in enumerate((vendors[0][1], None)):

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from relay_common.provisioning import create_bot, create_workspace
+from relay_common.provisioning import add_member, create_bot, create_workspace
 
 MAX_IMAGE_BYTES = 4096
 
@@ -65,14 +65,7 @@ async def new_workspace(pool: asyncpg.Pool) -> tuple[UUID, str, str]:
     owner_email, vendor_email = unique_email("owner"), unique_email("vendor")
     async with pool.acquire() as conn:
         ws = await create_workspace(conn, f"Images {uuid4().hex[:6]}", owner_email)
-        vendor_id = await conn.fetchval(
-            "INSERT INTO users (email) VALUES ($1) RETURNING id", vendor_email
-        )
-        await conn.execute(
-            "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'vendor')",
-            ws.workspace_id,
-            vendor_id,
-        )
+        await add_member(conn, ws.workspace_id, vendor_email)
     return ws.workspace_id, owner_email, vendor_email
 
 

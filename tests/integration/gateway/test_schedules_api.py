@@ -14,7 +14,7 @@ from nats.aio.msg import Msg
 
 from relay_common.bus import Bus
 from relay_common.contract import subjects
-from relay_common.provisioning import create_bot, create_workspace
+from relay_common.provisioning import add_member, create_bot, create_workspace
 from relay_common.testing.waiting import eventually
 
 
@@ -28,14 +28,7 @@ async def new_workspace(pool: asyncpg.Pool) -> tuple[UUID, UUID, str, str]:
     async with pool.acquire() as conn:
         ws = await create_workspace(conn, f"Sched {uuid4().hex[:6]}", owner_email)
         bot = await create_bot(conn, ws.workspace_id, "Timed")
-        vendor_id = await conn.fetchval(
-            "INSERT INTO users (email) VALUES ($1) RETURNING id", vendor_email
-        )
-        await conn.execute(
-            "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'vendor')",
-            ws.workspace_id,
-            vendor_id,
-        )
+        await add_member(conn, ws.workspace_id, vendor_email)
     return ws.workspace_id, bot, owner_email, vendor_email
 
 

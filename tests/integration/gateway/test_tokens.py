@@ -15,7 +15,7 @@ import httpx
 import jwt
 import pytest
 
-from relay_common.provisioning import create_bot, create_workspace
+from relay_common.provisioning import add_member, create_bot, create_workspace
 from relay_gateway.auth import key_id
 from relay_gateway.repo.principals import hash_api_key
 
@@ -66,14 +66,7 @@ async def test_tampered_foreign_expired_and_stale_tokens_are_refused(
     async with pool.acquire() as conn:
         ws = await create_workspace(conn, "Tokens", owner_email)
         other = await create_workspace(conn, "Not theirs", unique_email("other"))
-        admin_id = await conn.fetchval(
-            "INSERT INTO users (email) VALUES ($1) RETURNING id", admin_email
-        )
-        await conn.execute(
-            "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'admin')",
-            ws.workspace_id,
-            admin_id,
-        )
+        admin_id = await add_member(conn, ws.workspace_id, admin_email, "admin")
     secret = service_env["GATEWAY_JWT_SECRET"]
     gateway = await start_gateway()
     anonymous = await gateway.client()

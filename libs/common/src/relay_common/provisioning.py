@@ -83,3 +83,20 @@ async def create_bot(
 def simulated_number(bot_id: UUID) -> str:
     """A stable fake number for a simulated bot (+1555 and ten digits)."""
     return f"+1555{bot_id.int % 10**10:010d}"
+
+
+async def add_member(conn: DbConn, workspace_id: UUID, email: str, role: str = "vendor") -> UUID:
+    """An active member of the workspace (the user is created if new); their user id."""
+    async with conn.transaction():
+        user_id: UUID = await conn.fetchval(
+            """INSERT INTO users (email) VALUES ($1)
+               ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email RETURNING id""",
+            email.lower(),
+        )
+        await conn.execute(
+            "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)",
+            workspace_id,
+            user_id,
+            role,
+        )
+    return user_id
