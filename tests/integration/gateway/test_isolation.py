@@ -286,7 +286,7 @@ async def test_a_vendor_never_reaches_another_vendors_leads(
     first = await gateway.client(t["vendor_emails"][0])
     own, others = t["lead_ids"]
     before = await _state_of(pool, t["workspace_id"])
-    lead_operations = {
+    lead_operations: dict[str, tuple[str, str, dict[str, Any]]] = {
         "get_lead": ("GET", "", {}),
         "list_lead_notes": ("GET", "/notes", {}),
         "add_lead_note": ("POST", "/notes", {"json": {"body": "x"}}),
