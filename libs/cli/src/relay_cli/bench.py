@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -91,7 +92,7 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
         yield bench
     finally:
         await asyncio.gather(*(p.stop() for p in bench.procs), return_exceptions=True)
-        for stream in s.STREAMS:
+        for stream in (*s.STREAMS, s.FEED):
             with suppress(Exception):
                 await bus.js.delete_stream(stream.full_name(prefix))
         for bucket in (s.SERVICES_BUCKET, s.WORKERS_BUCKET, s.LEASES_BUCKET):
@@ -101,6 +102,7 @@ async def bench_env() -> AsyncIterator[BenchEnv]:
         await pool.close()
         await drop_database(servers.admin_database_url, database)
         servers.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def rss_mib(pid: int) -> float:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvloop
 
 from relay_cli import config_table, contract_export
 from relay_cli.status import status as status_command
@@ -127,6 +128,18 @@ def bench_failover(
     from relay_cli.bench import bench_failover as run
 
     print(json.dumps(asyncio.run(run(bots, workers))))
+
+
+@bench_app.command("sse")
+def bench_sse(
+    clients: Annotated[int, typer.Option(min=1, help="Open event streams.")] = 1000,
+    events: Annotated[int, typer.Option(min=1, help="Events published, one at a time.")] = 20,
+    gap_s: Annotated[float, typer.Option(min=0, help="Pause between events.")] = 0.2,
+) -> None:
+    """Time from bus publish to receipt at every open event stream; gateway memory."""
+    from relay_cli.bench_sse import bench_sse as run
+
+    print(json.dumps(uvloop.run(run(clients, events, gap_s))))
 
 
 @contract_app.command("export")

@@ -58,3 +58,10 @@ LEASE_CHANGES = Counter(
     "Bot leases acquired, released or lost by this worker.",
     ["change"],
 )
+
+GC_PAUSE_SECONDS = Histogram(
+    "relay_gc_pause_seconds",
+    "Pauses of Python's garbage collector, by generation.",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import asyncpg
+import uvloop
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from relay_common.bus.client import Bus, connect_bus
 from relay_common.db import apply_migrations, create_pool
+from relay_common.gcwatch import watch_gc
 from relay_common.health import Health, HttpServer
 from relay_common.logging import configure_logging, get_logger
 from relay_common.registry import Announcer
@@ -129,7 +131,9 @@ async def serve(name: str, settings: S, setup: Setup[S], *, http_host: str, http
 def run_service(name: str, settings: S, setup: Setup[S], *, http_host: str, http_port: int) -> None:
     """Entry point of a service's ``main()``: blocks until a signal, then exits 0."""
     configure_logging(name, settings.common.log_level, settings.common.log_format)
-    asyncio.run(serve(name, settings, setup, http_host=http_host, http_port=http_port))
+    watch_gc()
+    # uvloop: the same asyncio, faster at many sockets (event streams, NATS, PostgreSQL).
+    uvloop.run(serve(name, settings, setup, http_host=http_host, http_port=http_port))
     sys.exit(0)
 
 

@@ -3,7 +3,7 @@
 The FEED stream sources every stream browsers care about into one sequence; each SSE
 event's id is its FEED sequence. One ordered consumer per gateway process feeds every
 browser connected to it: an event is encoded once, then queued for each client of its
-workspace that may see it. A client whose queue is full is dropped, never the gateway.
+workspace that may see it. A client whose mailbox is full is dropped, never the gateway.
 A browser that reconnects (to any replica) with ``Last-Event-ID: n`` gets what it
 missed from a short-lived filtered consumer starting at ``n + 1``, then the live events
 after it: no gap, no duplicate.
@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import json
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
@@ -29,6 +29,7 @@ from relay_common.contract import subjects as s
 from relay_common.logging import get_logger
 from relay_common.metrics import SSE_CLIENTS
 from relay_gateway.browser_events import Audience, classify, for_browsers, frame
+from relay_gateway.mailbox import Mailbox
 
 log = get_logger(__name__)
 
@@ -45,14 +46,19 @@ class FeedEvent:
     """For lead events: the vendors the lead is assigned to (before and after a change)."""
 
 
+HEARTBEAT = FeedEvent(0, "", b": heartbeat\n\n", Audience())
+"""Queued to every client now and then, so proxies keep idle streams open."""
+DROPPED = FeedEvent(0, "", b"", Audience())
+"""The last thing a dropped client's stream reads: it ends, and the browser resumes."""
+
+
 @dataclass
 class Client:
     id: int
     workspace_id: UUID
     vendor_id: UUID | None
     """Set when the caller is a vendor: they get only the events of their own leads."""
-    queue: asyncio.Queue[FeedEvent]
-    dropped: asyncio.Event = field(default_factory=asyncio.Event)
+    mailbox: Mailbox[FeedEvent]
 
     def may_see(self, event: FeedEvent) -> bool:
         if self.vendor_id is None:
@@ -67,10 +73,14 @@ class ResumeGapError(Exception):
 
 
 class EventHub:
-    def __init__(self, bus: Bus, pool: asyncpg.Pool, queue_size: int) -> None:
+    def __init__(
+        self, bus: Bus, pool: asyncpg.Pool, queue_size: int, heartbeat_s: float = 15.0
+    ) -> None:
         self.bus = bus
         self.pool = pool
         self.queue_size = queue_size
+        self.heartbeat_s = heartbeat_s
+        self._beat: asyncio.Task[None] | None = None
         self.last_seq = 0
         """The last FEED sequence handed to clients."""
         self._clients: dict[UUID, dict[int, Client]] = {}
@@ -94,21 +104,37 @@ class EventHub:
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.last_seq + 1
             ),
         )
+        self._beat = asyncio.create_task(self._heartbeat(), name="sse-heartbeat")
 
     async def stop(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
         if self._sub is not None:
             await self._sub.unsubscribe()
-        for clients in self._clients.values():
-            for client in clients.values():
-                client.dropped.set()
+        for clients in list(self._clients.values()):
+            for client in list(clients.values()):
+                self.drop(client)
+
+    async def _heartbeat(self) -> None:
+        """One timer for every client, rather than a timeout on each one's every wait."""
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            for clients in list(self._clients.values()):
+                for client in list(clients.values()):
+                    client.mailbox.offer(HEARTBEAT)  # if full, it has plenty to read
 
     # -- clients ----------------------------------------------------------------------
 
     def add(self, workspace_id: UUID, vendor_id: UUID | None) -> Client:
-        client = Client(next(self._ids), workspace_id, vendor_id, asyncio.Queue(self.queue_size))
+        client = Client(next(self._ids), workspace_id, vendor_id, Mailbox(self.queue_size))
         self._clients.setdefault(workspace_id, {})[client.id] = client
         SSE_CLIENTS.inc()
         return client
+
+    def drop(self, client: Client) -> None:
+        """End the client's stream: what it has not read yet is replaced by the end."""
+        self.remove(client)
+        client.mailbox.replace_all(DROPPED)
 
     def remove(self, client: Client) -> None:
         clients = self._clients.get(client.workspace_id, {})
@@ -133,12 +159,9 @@ class EventHub:
         for client in list(self._clients.get(workspace_id, {}).values()):
             if not client.may_see(feed_event):
                 continue
-            try:
-                client.queue.put_nowait(feed_event)
-            except asyncio.QueueFull:
+            if not client.mailbox.offer(feed_event):
                 log.warning("sse_client_dropped", client=client.id, reason="slow")
-                client.dropped.set()
-                self.remove(client)
+                self.drop(client)
 
     async def _event(self, seq: int, subject: str, data: bytes) -> tuple[UUID, FeedEvent] | None:
         address = s.parse(self.bus.prefix, subject)
@@ -193,7 +216,7 @@ class EventHub:
         if after + 1 < info.state.first_seq or after > info.state.last_seq:
             raise ResumeGapError
         if after > upto:
-            return []  # this replica lags a moment behind: its queue brings the rest
+            return []  # this replica lags a moment behind: its mailbox brings the rest
         # NATS 2.9 allows one filter per consumer, and only within one sourced stream's
         # subjects: one consumer per source, merged by FEED sequence.
         found: list[FeedEvent] = []

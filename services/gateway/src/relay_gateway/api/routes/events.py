@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 from uuid import UUID
@@ -13,14 +12,13 @@ from fastapi.responses import StreamingResponse
 from relay_gateway.api.deps import ReaderDep, StateDep
 from relay_gateway.browser_events import frame
 from relay_gateway.errors import ApiError
-from relay_gateway.events import Client, EventHub, ResumeGapError
+from relay_gateway.events import DROPPED, HEARTBEAT, Client, EventHub, ResumeGapError
 from relay_gateway.repo import snapshot
 from relay_gateway.repo.principals import Principal
 
 router = APIRouter(tags=["events"])
 
 RECONNECT_MS = 2000
-HEARTBEAT = b": heartbeat\n\n"
 
 
 @router.get(
@@ -76,7 +74,7 @@ async def _events(
     history: list[dict[str, object]] | None,
 ) -> AsyncIterator[bytes]:
     try:
-        upto = hub.last_seq  # every later event reaches the client's queue
+        upto = hub.last_seq  # every later event reaches the client's mailbox
         yield f"retry: {RECONNECT_MS}\n".encode()
         yield frame("CONNECTED", {"client_id": client.id, "role": principal.role})
         sent = upto
@@ -96,15 +94,18 @@ async def _events(
             yield frame("INIT_LEADS", {"leads": leads}, upto)
         if history is not None:
             yield frame("LEAD_MESSAGES", {"lead_id": lead_id, "messages": history}, upto)
-        heartbeat = state.settings.sse_heartbeat_s
-        while not client.dropped.is_set():
-            try:
-                event = await asyncio.wait_for(client.queue.get(), heartbeat)
-            except TimeoutError:
-                yield HEARTBEAT
-                continue
-            if event.seq > sent:
-                sent = event.seq
-                yield event.frame
+        while True:
+            # Everything that arrived since the last write goes out in one write.
+            chunk = []
+            for event in await client.mailbox.take_all():
+                if event is DROPPED:
+                    return
+                if event is HEARTBEAT:
+                    chunk.append(HEARTBEAT.frame)
+                elif event.seq > sent:
+                    sent = event.seq
+                    chunk.append(event.frame)
+            if chunk:
+                yield b"".join(chunk)
     finally:
         hub.remove(client)
