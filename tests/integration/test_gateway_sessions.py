@@ -65,6 +65,8 @@ async def test_link_by_qr_scan_and_pause_through_the_api(
         paused = await owner.post(f"/api/v1/bots/{bot}/session/pause")
         assert paused.status_code == 202
         await eventually(lambda: bot_state("paused"), what="paused")
+        # The stored status too: the AI worker reads it and stays silent.
+        assert (await owner.get(f"/api/v1/bots/{bot}")).json()["status"] == "paused"
 
         again = await owner.post(
             f"/api/v1/bots/{bot}/simulator/scan", json={"phone_number": "+15550001234"}

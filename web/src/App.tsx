@@ -125,19 +125,52 @@ export default function App() {
   );
 }
 
+type SignInOptions = { google: boolean; dev: boolean };
+
+const SIGN_IN_ERRORS: Record<string, string> = {
+  access_denied: "Sign-in was cancelled.",
+  deactivated: "Your access to this workspace has been turned off. Ask its owner.",
+  email_not_verified: "Google has not verified this email address.",
+};
+
 function SignIn({ error }: { error: string | null }) {
+  const [options, setOptions] = useState<SignInOptions | null>(null);
+  useEffect(() => {
+    api<SignInOptions>("/auth/options")
+      .then(setOptions)
+      .catch(() => setOptions({ google: false, dev: false }));
+  }, []);
+  const reason = new URLSearchParams(location.search).get("sign_in_error");
+  const problem = error ?? (reason ? (SIGN_IN_ERRORS[reason] ?? `Sign-in failed (${reason}).`) : null);
+  const button =
+    "mt-6 block rounded-lg bg-emerald-600 px-4 py-2 text-center font-medium text-white hover:bg-emerald-700";
   return (
     <div className="mx-auto mt-24 max-w-sm rounded-xl border bg-white p-8 shadow">
       <h1 className="text-2xl font-semibold text-emerald-700">Relay</h1>
       <p className="mt-2 text-slate-600">AI WhatsApp bots and a sales panel, for your whole team.</p>
-      {error && <p className="mt-4 rounded bg-rose-50 p-2 text-rose-800">{error}</p>}
-      <a
-        href="/api/v1/auth/dev"
-        className="mt-6 block rounded-lg bg-emerald-600 px-4 py-2 text-center font-medium text-white hover:bg-emerald-700"
-      >
-        Sign in (local development)
-      </a>
-      <p className="mt-3 text-xs text-slate-500">Available when running with <code>relay up</code>.</p>
+      {problem && <p className="mt-4 rounded bg-rose-50 p-2 text-rose-800">{problem}</p>}
+      {options === null && <p className="mt-6 text-slate-500">Loading…</p>}
+      {options?.google && (
+        <a href="/api/v1/auth/google/login" className={button}>
+          Sign in with Google
+        </a>
+      )}
+      {options?.dev && (
+        <>
+          <a href="/api/v1/auth/dev" className={button}>
+            Sign in (local development)
+          </a>
+          <p className="mt-3 text-xs text-slate-500">
+            Offered because this runs with <code>relay up</code>.
+          </p>
+        </>
+      )}
+      {options && !options.google && !options.dev && (
+        <p className="mt-6 text-slate-600">
+          No sign-in method is configured: set <code>GOOGLE_CLIENT_ID</code> and{" "}
+          <code>GOOGLE_CLIENT_SECRET</code> on the gateway.
+        </p>
+      )}
     </div>
   );
 }

@@ -306,9 +306,13 @@ async def test_without_google_or_outside_embedded_mode_those_sign_ins_are_absent
         answer = await anonymous.get(path)
         assert answer.status_code == 404
         assert answer.json()["code"] == "not_configured"
+    offered = await anonymous.get("/api/v1/auth/options")
+    assert offered.json() == {"google": False, "dev": True}
 
     production = await start_gateway(**provider.gateway_env(), RELAY_EMBEDDED="false")
     browser = await production.client()
+    offered = await browser.get("/api/v1/auth/options")
+    assert offered.json() == {"google": True, "dev": False}
     dev = await browser.get("/api/v1/auth/dev", params={"email": email})
     assert dev.status_code == 404
     assert "relay_session" not in dev.cookies

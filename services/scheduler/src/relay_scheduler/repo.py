@@ -7,6 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
+from relay_common.contract import BotStatus, BotUpdated, ScheduleChanged
+from relay_common.outbox import stage
 from relay_scheduler.domain import BOT_STATUS_FOR_ACTION
 
 
@@ -16,28 +18,72 @@ class Executed:
     workspace_id: UUID
     bot_id: UUID
     action: str
+    status: BotStatus
+    changed: bool
+    """False when the bot already had that status."""
 
 
-async def execute_due(pool: asyncpg.Pool, batch: int) -> list[Executed]:
-    """Carry out due schedules once each; replicas skip rows another one holds."""
+async def execute_due(pool: asyncpg.Pool, batch: int, bus_prefix: str) -> list[Executed]:
+    """Carry out due schedules once each; replicas skip rows another one holds.
+
+    The bot's new status and the schedule's outcome are announced (``bot.updated``,
+    ``bot.schedule``) through the outbox, in the same transaction."""
+    executed = []
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            """SELECT id, workspace_id, bot_id, action FROM schedules
+            """SELECT id, workspace_id, bot_id, action, run_at, cron, time_zone, created_by
+               FROM schedules
                WHERE status = 'pending' AND run_at <= now()
                ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
             batch,
         )
         for row in rows:
-            await conn.execute(
-                """UPDATE bots SET status = $3, updated_at = now()
-                   WHERE workspace_id = $1 AND id = $2""",
+            status = BotStatus(BOT_STATUS_FOR_ACTION[row["action"]])
+            bot = await conn.fetchrow(
+                """WITH before AS (
+                       SELECT id, status FROM bots WHERE workspace_id = $1 AND id = $2
+                       FOR UPDATE)
+                   UPDATE bots b SET status = $3, updated_at = now() FROM before
+                   WHERE b.id = before.id
+                   RETURNING b.name, before.status AS previous""",
                 row["workspace_id"],
                 row["bot_id"],
-                BOT_STATUS_FOR_ACTION[row["action"]],
+                status.value,
             )
+            assert bot is not None  # schedules go with their bot (ON DELETE CASCADE)
             await conn.execute(
                 """UPDATE schedules SET status = 'done', executed_at = now(), result = 'ok'
                    WHERE id = $1""",
                 row["id"],
             )
-    return [Executed(r["id"], r["workspace_id"], r["bot_id"], r["action"]) for r in rows]
+            changed = bot["previous"] != status.value
+            schedule = ScheduleChanged(
+                workspace_id=row["workspace_id"],
+                bot_id=row["bot_id"],
+                schedule_id=row["id"],
+                action=row["action"],
+                run_at=row["run_at"],
+                cron=row["cron"],
+                time_zone=row["time_zone"],
+                status="done",
+                changed_by=row["created_by"],
+            )
+            await stage(conn, bus_prefix, schedule)
+            if changed:
+                await stage(
+                    conn,
+                    bus_prefix,
+                    schedule.caused(
+                        BotUpdated,
+                        name=bot["name"],
+                        status=status,
+                        changed=["status"],
+                        updated_by=row["created_by"],
+                    ),
+                )
+            executed.append(
+                Executed(
+                    row["id"], row["workspace_id"], row["bot_id"], row["action"], status, changed
+                )
+            )
+    return executed

@@ -1,6 +1,7 @@
 """The bus contract: every subject (``subjects``) and every payload, versioned."""
 
 from relay_common.contract.bots import (
+    SESSION_ACTION_FOR_STATUS,
     BotCreated,
     BotDeleted,
     BotFeaturesUpdated,
@@ -72,6 +73,7 @@ ALL_MESSAGES: tuple[type[Envelope], ...] = (
 __all__ = [
     "ALL_MESSAGES",
     "BOT_COMMANDS",
+    "SESSION_ACTION_FOR_STATUS",
     "BotCreated",
     "BotDeleted",
     "BotFeaturesUpdated",

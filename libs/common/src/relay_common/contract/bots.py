@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import Field
 
 from relay_common.contract import subjects
+from relay_common.contract.commands import ControlAction
 from relay_common.contract.envelope import Envelope
 from relay_common.contract.subjects import Subject
 
@@ -20,6 +21,14 @@ class BotStatus(StrEnum):
     """Connected and storing messages, but no automatic replies."""
     DISABLED = "disabled"
     """No session at all: no worker holds it."""
+
+
+SESSION_ACTION_FOR_STATUS: dict[BotStatus, ControlAction] = {
+    BotStatus.PAUSED: ControlAction.PAUSE,
+    BotStatus.ENABLED: ControlAction.RESUME,
+}
+"""What a live session is told when a bot's status changes; a disabled bot needs nothing:
+session workers let go of it by themselves."""
 
 
 class BotCreated(Envelope):

@@ -103,6 +103,20 @@ async def sign_out() -> Response:
     return response
 
 
+class SignInOptions(BaseModel):
+    google: bool
+    dev: bool
+
+
+@router.get("/options", operation_id="sign_in_options", response_model=SignInOptions)
+async def sign_in_options(state: StateDep) -> SignInOptions:
+    """Which ways to sign in this installation offers (for the sign-in page)."""
+    return SignInOptions(
+        google=bool(state.settings.google_client_id),
+        dev=state.settings.common.relay_embedded,
+    )
+
+
 class Me(BaseModel):
     user_id: UUID | None
     email: str | None

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from relay_common.contract import (
+    SESSION_ACTION_FOR_STATUS,
     BotCreated,
     BotDeleted,
     BotStatus,
@@ -204,11 +205,9 @@ async def update_bot(
     return BotPublic.from_row(row, principal)
 
 
-SESSION_ACTION_FOR_STATUS = {
-    BotStatus.PAUSED: ControlAction.PAUSE,
-    BotStatus.ENABLED: ControlAction.RESUME,
+STATUS_FOR_SESSION_ACTION = {
+    action: status.value for status, action in SESSION_ACTION_FOR_STATUS.items()
 }
-"""A disabled bot needs no command: the session worker lets go of it by itself."""
 
 
 @router.put("/{bot_id}/status", operation_id="set_bot_status", response_model=BotPublic)
@@ -284,6 +283,9 @@ async def control_session(
     phone = body.phone_number if body else None
     if phone and action is not ControlAction.RELINK:
         raise ApiError(422, "A phone number only goes with relink.")
+    if action in STATUS_FOR_SESSION_ACTION:
+        # Pausing is the bot's stored status (the AI reads it), not only the session's.
+        await _change_bot(state, principal, bot_id, status=STATUS_FOR_SESSION_ACTION[action])
     command = ControlBot(
         workspace_id=principal.workspace_id, bot_id=bot_id, action=action, phone_number=phone
     )
