@@ -1,7 +1,10 @@
-"""What every response carries, and cross-origin calls only from configured origins."""
+"""What every response carries, cross-origin calls only from configured origins, limits,
+and signing keys strong enough."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -79,3 +82,12 @@ async def test_requests_are_limited_per_user(
     limited = await busy.get("/api/v1/bots")
     assert limited.json()["code"] == "rate_limited"
     assert (await calm.get("/api/v1/bots")).status_code == 200
+
+
+@pytest.mark.timeout(60)
+async def test_a_short_signing_key_is_refused_at_start(start_service: Any) -> None:
+    gateway = await start_service("gateway", PORT="0", GATEWAY_JWT_SECRET="too-short")
+    assert gateway.proc is not None
+    code = await asyncio.wait_for(gateway.proc.wait(), 30)
+    assert code != 0
+    assert "at least 32 bytes" in gateway.log_text()

@@ -82,10 +82,13 @@ async def setup(ctx: ServiceContext[Settings]) -> FastAPI:
     settings = ctx.settings
     if not settings.jwt_secret.get_secret_value():
         raise SystemExit("GATEWAY_JWT_SECRET must be set")
-    keys = session_keys.KeyRing(
-        settings.jwt_secret.get_secret_value(),
-        [k.get_secret_value() for k in settings.jwt_previous_secrets],
-    )
+    try:
+        keys = session_keys.KeyRing(
+            settings.jwt_secret.get_secret_value(),
+            [k.get_secret_value() for k in settings.jwt_previous_secrets],
+        )
+    except ValueError as error:
+        raise SystemExit(f"GATEWAY_JWT_SECRET / GATEWAY_JWT_PREVIOUS_SECRETS: {error}") from None
     outbox = OutboxRelay(ctx.bus, ctx.pool)
     outbox.start()
     ctx.stack.push_async_callback(outbox.stop)

@@ -19,6 +19,8 @@ COOKIE = "relay_session"
 CSRF_COOKIE = "relay_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 ALGORITHM = "HS256"
+MIN_KEY_BYTES = 32
+"""RFC 7518: an HS256 key has at least as many bits as the hash (256)."""
 
 
 def key_id(secret: str) -> str:
@@ -36,8 +38,12 @@ class KeyRing:
     """The current signing key and the earlier ones still accepted."""
 
     def __init__(self, current: str, previous: list[str] | None = None) -> None:
-        if not current:
-            raise ValueError("a signing key is required")
+        for key in [current, *(previous or [])]:
+            if len(key.encode()) < MIN_KEY_BYTES:
+                raise ValueError(
+                    f"signing keys need at least {MIN_KEY_BYTES} bytes "
+                    "(make one with: openssl rand -hex 32)"
+                )
         self.current_kid = key_id(current)
         self._keys = {key_id(k): k for k in [*(previous or []), current] if k}
 

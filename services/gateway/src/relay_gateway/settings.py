@@ -23,7 +23,8 @@ class Settings(ServiceSettings):
         "redirect. Default: the address of the request.",
     )
     jwt_secret: SecretStr = Field(
-        default=SecretStr(""), description="Key that signs session cookies (required)."
+        default=SecretStr(""),
+        description="Key that signs session cookies (required, 32 bytes or more).",
     )
     jwt_previous_secrets: list[SecretStr] = Field(
         default_factory=list,
