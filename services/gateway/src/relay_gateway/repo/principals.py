@@ -71,11 +71,18 @@ def hash_api_key(key: str) -> str:
 
 async def for_api_key(pool: asyncpg.Pool, key: str) -> Principal | None:
     """The workspace of a live API key; None if unknown or revoked."""
+    # last_used_at to the minute: a key used many times a second is written once a minute.
     row = await pool.fetchrow(
-        """UPDATE api_keys k SET last_used_at = now()
-           FROM workspaces w
-           WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND w.id = k.workspace_id
-           RETURNING k.id, k.scopes, w.id AS workspace_id, w.name AS workspace_name""",
+        """WITH k AS (
+               SELECT id, workspace_id, scopes, last_used_at FROM api_keys
+               WHERE key_hash = $1 AND revoked_at IS NULL),
+           touched AS (
+               UPDATE api_keys SET last_used_at = now()
+               WHERE id = (SELECT id FROM k)
+                 AND coalesce((SELECT last_used_at FROM k), '-infinity')
+                     < now() - interval '1 minute')
+           SELECT k.id, k.scopes, w.id AS workspace_id, w.name AS workspace_name
+           FROM k JOIN workspaces w ON w.id = k.workspace_id""",
         hash_api_key(key),
     )
     if row is None:
