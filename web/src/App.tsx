@@ -131,6 +131,11 @@ const SIGN_IN_ERRORS: Record<string, string> = {
   access_denied: "Sign-in was cancelled.",
   deactivated: "Your access to this workspace has been turned off. Ask its owner.",
   email_not_verified: "Google has not verified this email address.",
+  bad_state: "That sign-in took too long or was started in another browser. Try again.",
+  sign_in_failed: "Google's answer could not be verified. Try again.",
+  linked_elsewhere: "This email address is linked to another Google account.",
+  unavailable: "Google cannot be reached right now. Try again shortly.",
+  rate_limited: "Too many sign-in attempts. Wait a minute and try again.",
 };
 
 function SignIn({ error }: { error: string | null }) {

@@ -252,6 +252,10 @@ async def test_the_callback_refuses_what_it_cannot_trust(
     flow = browser.cookies[FLOW_COOKIE]
     forged = await stranger.get(callback, headers={"Cookie": f"{FLOW_COOKIE}={flow}x"})
     assert forged.json()["code"] == "bad_state"
+    # A person's browser is sent back to the sign-in page, which explains.
+    page = await stranger.get(callback, headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == 303
+    assert page.headers["location"] == "/?sign_in_error=bad_state"
 
     # The right one works once; the code cannot be replayed, even with the flow cookie.
     assert (await browser.get(callback)).status_code == 303

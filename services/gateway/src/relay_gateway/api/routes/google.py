@@ -165,7 +165,27 @@ async def google_sign_in_callback(
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
     """Where Google sends the browser back. Checks the state, exchanges the code, checks
-    the ID token, then signs the person in (a newcomer gets a workspace of their own)."""
+    the ID token, then signs the person in (a newcomer gets a workspace of their own).
+
+    A browser (``Accept: text/html``) that cannot be signed in goes back to the sign-in
+    page with ``?sign_in_error=<code>``, which explains it; other clients get the error."""
+    try:
+        return await _finish_sign_in(request, state, provider, code, returned_state, error)
+    except ApiError as failure:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise
+        back = RedirectResponse(f"/?sign_in_error={failure.code}", status_code=303)
+        return _forget_flow(request, back)
+
+
+async def _finish_sign_in(
+    request: Request,
+    state: GatewayState,
+    provider: OidcClient,
+    code: str | None,
+    returned_state: str | None,
+    error: str | None,
+) -> Response:
     flow = _read_flow(request, state)
     if error is not None:
         # The person cancelled or Google refused: back to the sign-in page, which says so.
