@@ -57,17 +57,7 @@ async def execute_due(pool: asyncpg.Pool, batch: int, bus_prefix: str) -> list[E
                 row["id"],
             )
             changed = bot["previous"] != status.value
-            schedule = ScheduleChanged(
-                workspace_id=row["workspace_id"],
-                bot_id=row["bot_id"],
-                schedule_id=row["id"],
-                action=row["action"],
-                run_at=row["run_at"],
-                cron=row["cron"],
-                time_zone=row["time_zone"],
-                status="done",
-                changed_by=row["created_by"],
-            )
+            schedule = ScheduleChanged.of(dict(row), "done", changed_by=row["created_by"])
             await stage(conn, bus_prefix, schedule)
             if changed:
                 await stage(

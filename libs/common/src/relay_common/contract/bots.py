@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
@@ -83,3 +84,20 @@ class ScheduleChanged(Envelope):
     time_zone: str = "UTC"
     status: Literal["pending", "done", "cancelled", "failed"]
     changed_by: UUID | None = None
+
+    @classmethod
+    def of(
+        cls, schedule: Mapping[str, Any], status: str, changed_by: UUID | None
+    ) -> ScheduleChanged:
+        """The event for a row of the ``schedules`` table that now has ``status``."""
+        return cls(
+            workspace_id=schedule["workspace_id"],
+            bot_id=schedule["bot_id"],
+            schedule_id=schedule["id"],
+            action=schedule["action"],
+            run_at=schedule["run_at"],
+            cron=schedule["cron"],
+            time_zone=schedule["time_zone"],
+            status=status,
+            changed_by=changed_by,
+        )

@@ -65,16 +65,8 @@ class SchedulePublic(BaseModel):
 
 
 def _changed(row: dict[str, Any], principal: Principal) -> ScheduleChanged:
-    return ScheduleChanged(
-        workspace_id=principal.workspace_id,
-        bot_id=row["bot_id"],
-        schedule_id=row["id"],
-        action=row["action"],
-        run_at=row["run_at"],
-        cron=row["cron"],
-        time_zone=row["time_zone"],
-        status=row["status"],
-        changed_by=principal.user_id,
+    return ScheduleChanged.of(
+        row | {"workspace_id": principal.workspace_id}, row["status"], principal.user_id
     )
 
 
