@@ -1,6 +1,7 @@
 """schemathesis against the signed-in API: no 5xx, every response as documented.
 
-Bounded (50 examples per operation, fixed seed) so it fits in CI."""
+Every phase (examples, coverage, fuzzing, stateful), bounded (50 examples per operation,
+fixed seed) so it fits in CI."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ async def test_api_matches_its_schema_and_never_fails(
         "not_a_server_error,response_schema_conformance,status_code_conformance,"
         "content_type_conformance",
         "--phases",
-        "examples,fuzzing",
+        "examples,coverage,fuzzing,stateful",
         "--max-examples",
         "50",
         "--seed",
