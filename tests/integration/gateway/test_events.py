@@ -296,3 +296,39 @@ async def _return(value: Any) -> Any:
 def _no_trace_of(events: list[Any], t: dict[str, Any]) -> bool:
     text = repr([e.data for e in events])
     return str(t["bot"]) not in text and str(t["ws"]) not in text
+
+
+@pytest.mark.timeout(120)
+async def test_streams_end_when_access_is_taken_away(
+    pool: asyncpg.Pool, start_gateway: GatewayFactory
+) -> None:
+    t = await _workspace(pool)
+    (ann_email, ann_id), (bob_email, bob_id) = t["vendors"]
+    # Heartbeats far apart: what ends the streams here is the revocation itself.
+    gateway = await start_gateway(GATEWAY_SSE_HEARTBEAT_S="600")
+    owner, ann = await gateway.client(t["owner"]), await gateway.client(ann_email)
+    created = await owner.post("/api/v1/api-keys", json={"name": "feed", "scopes": ["read"]})
+    key = created.json()
+    integrator = await gateway.client(headers={"Authorization": f"Bearer {key['key']}"})
+    async with EventStream(ann) as ann_stream, EventStream(integrator) as key_stream:
+        for stream in (ann_stream, key_stream):
+            await eventually(functools.partial(_ready, stream, "INIT_LEADS"), what="open")
+        await owner.patch(f"/api/v1/team/{ann_id}", json={"is_active": False})
+        await asyncio.wait_for(ann_stream.closed.wait(), 5)
+        assert not key_stream.closed.is_set()
+        await owner.delete(f"/api/v1/api-keys/{key['id']}")
+        await asyncio.wait_for(key_stream.closed.wait(), 5)
+    assert (await ann.get("/api/v1/events")).status_code == 401
+    assert (await integrator.get("/api/v1/events")).status_code == 401
+
+    # A change made behind the API's back is caught by the periodic check.
+    watchful = await start_gateway(GATEWAY_SSE_HEARTBEAT_S="0.3")
+    bob = await watchful.client(bob_email)
+    async with EventStream(bob) as bob_stream:
+        await eventually(functools.partial(_ready, bob_stream, "INIT_LEADS"), what="open")
+        await pool.execute(
+            "UPDATE memberships SET role = 'admin' WHERE workspace_id = $1 AND user_id = $2",
+            t["ws"],
+            bob_id,
+        )
+        await asyncio.wait_for(bob_stream.closed.wait(), 5)

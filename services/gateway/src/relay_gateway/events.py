@@ -21,6 +21,7 @@ from uuid import UUID
 
 import asyncpg
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 
@@ -30,6 +31,7 @@ from relay_common.logging import get_logger
 from relay_common.metrics import SSE_CLIENTS
 from relay_gateway.browser_events import Audience, classify, for_browsers, frame
 from relay_gateway.mailbox import Mailbox
+from relay_gateway.repo.principals import Principal
 
 log = get_logger(__name__)
 
@@ -56,6 +58,8 @@ DROPPED = FeedEvent(0, "", b"", Audience())
 class Client:
     id: int
     workspace_id: UUID
+    user_id: UUID | None
+    api_key_id: UUID | None
     vendor_id: UUID | None
     """Set when the caller is a vendor: they get only the events of their own leads."""
     mailbox: Mailbox[FeedEvent]
@@ -81,6 +85,7 @@ class EventHub:
         self.queue_size = queue_size
         self.heartbeat_s = heartbeat_s
         self._beat: asyncio.Task[None] | None = None
+        self._revocations: Subscription | None = None
         self.last_seq = 0
         """The last FEED sequence handed to clients."""
         self._clients: dict[UUID, dict[int, Client]] = {}
@@ -104,32 +109,108 @@ class EventHub:
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.last_seq + 1
             ),
         )
+        self._revocations = await self.bus.nc.subscribe(
+            s.access_revoked(self.bus.prefix), cb=self._on_revoked
+        )
         self._beat = asyncio.create_task(self._heartbeat(), name="sse-heartbeat")
 
     async def stop(self) -> None:
         if self._beat is not None:
             self._beat.cancel()
-        if self._sub is not None:
-            await self._sub.unsubscribe()
+        for sub in (self._sub, self._revocations):
+            if sub is not None:
+                await sub.unsubscribe()
         for clients in list(self._clients.values()):
             for client in list(clients.values()):
                 self.drop(client)
 
     async def _heartbeat(self) -> None:
-        """One timer for every client, rather than a timeout on each one's every wait."""
+        """One timer for every client, rather than a timeout on each one's every wait;
+        it also ends the streams of access taken away behind the API's back."""
         while True:
             await asyncio.sleep(self.heartbeat_s)
-            for clients in list(self._clients.values()):
-                for client in list(clients.values()):
-                    client.mailbox.offer(HEARTBEAT)  # if full, it has plenty to read
+            for client in self._all():
+                client.mailbox.offer(HEARTBEAT)  # if full, it has plenty to read
+            try:
+                await self._recheck_access()
+            except Exception:
+                log.exception("sse_access_recheck_failed")
 
-    # -- clients ----------------------------------------------------------------------
+    def _all(self) -> list[Client]:
+        return [c for clients in self._clients.values() for c in clients.values()]
 
-    def add(self, workspace_id: UUID, vendor_id: UUID | None) -> Client:
-        client = Client(next(self._ids), workspace_id, vendor_id, Mailbox(self.queue_size))
-        self._clients.setdefault(workspace_id, {})[client.id] = client
+    # -- clients and their access -----------------------------------------------------
+
+    def add(self, principal: Principal) -> Client:
+        client = Client(
+            next(self._ids),
+            principal.workspace_id,
+            principal.user_id,
+            principal.api_key_id,
+            principal.user_id if principal.is_vendor else None,
+            Mailbox(self.queue_size),
+        )
+        self._clients.setdefault(client.workspace_id, {})[client.id] = client
         SSE_CLIENTS.inc()
         return client
+
+    async def revoke_access(
+        self, workspace_id: UUID, *, user_id: UUID | None = None, api_key_id: UUID | None = None
+    ) -> None:
+        """End, on every gateway, the streams of a member whose access or role changed, or
+        of a revoked API key; the browser reconnects (or is refused) with what holds now."""
+        body = {"workspace_id": str(workspace_id)}
+        if user_id is not None:
+            body["user_id"] = str(user_id)
+        if api_key_id is not None:
+            body["api_key_id"] = str(api_key_id)
+        await self.bus.nc.publish(s.access_revoked(self.bus.prefix), json.dumps(body).encode())
+
+    async def _on_revoked(self, msg: Msg) -> None:
+        try:
+            body = json.loads(msg.data)
+            workspace_id = UUID(body["workspace_id"])
+            user_id = UUID(body["user_id"]) if body.get("user_id") else None
+            api_key_id = UUID(body["api_key_id"]) if body.get("api_key_id") else None
+        except (ValueError, KeyError, TypeError):
+            log.warning("access_revoked_unreadable", data=msg.data[:200])
+            return
+        for client in list(self._clients.get(workspace_id, {}).values()):
+            if (user_id and client.user_id == user_id) or (
+                api_key_id and client.api_key_id == api_key_id
+            ):
+                log.info("sse_client_dropped", client=client.id, reason="access changed")
+                self.drop(client)
+
+    async def _recheck_access(self) -> None:
+        """A backstop for a lost revocation message: members still active in the same
+        role, keys not revoked."""
+        clients = self._all()
+        users = list({c.user_id for c in clients if c.user_id})
+        keys = list({c.api_key_id for c in clients if c.api_key_id})
+        roles: dict[tuple[UUID, UUID], str] = {}
+        if users:
+            rows = await self.pool.fetch(
+                """SELECT workspace_id, user_id, role FROM memberships
+                   WHERE is_active AND user_id = ANY($1::uuid[])""",
+                users,
+            )
+            roles = {(r["workspace_id"], r["user_id"]): r["role"] for r in rows}
+        live_keys: set[UUID] = set()
+        if keys:
+            rows = await self.pool.fetch(
+                "SELECT id FROM api_keys WHERE revoked_at IS NULL AND id = ANY($1::uuid[])", keys
+            )
+            live_keys = {r["id"] for r in rows}
+        for client in clients:
+            if client.user_id:
+                role = roles.get((client.workspace_id, client.user_id))
+                allowed = role is not None and (role == "vendor") == (client.vendor_id is not None)
+            else:
+                allowed = client.api_key_id in live_keys
+            if not allowed:
+                log.info("sse_client_dropped", client=client.id, reason="access changed")
+                self.drop(client)
 
     def drop(self, client: Client) -> None:
         """End the client's stream: what it has not read yet is replaced by the end."""

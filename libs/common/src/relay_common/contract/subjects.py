@@ -183,6 +183,12 @@ def parse(prefix: str, subject: str) -> Address | None:
         return None
 
 
+def access_revoked(prefix: str) -> str:
+    """Core NATS (not a stream): gateways end the event streams of a member or API key
+    whose access was just taken away or changed."""
+    return f"{prefix}.gateway.access-revoked"
+
+
 def services_bucket(prefix: str) -> str:
     return stream_name(prefix, SERVICES_BUCKET)
 

@@ -103,4 +103,5 @@ async def revoke_api_key(key_id: UUID, principal: AdminDep, state: StateDep) -> 
             await audit.record(
                 tx.conn, principal, "api_key.revoked", "api_key", key_id, {"name": name}
             )
+    await state.hub.revoke_access(principal.workspace_id, api_key_id=key_id)
     return Response(status_code=204)

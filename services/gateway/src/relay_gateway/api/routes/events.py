@@ -54,7 +54,7 @@ async def stream_events(
         if history is None:
             raise ApiError(404, "No such lead.")
     hub = state.hub
-    client = hub.add(principal.workspace_id, principal.user_id if principal.is_vendor else None)
+    client = hub.add(principal)
     resume = last_event_id if last_event_id is not None else resume_after
     events = _events(hub, client, principal, state, resume, lead_id, history)
     return StreamingResponse(

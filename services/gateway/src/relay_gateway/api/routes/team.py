@@ -156,7 +156,10 @@ async def update_member(
         if is_active != member.is_active:
             action = "member.activated" if is_active else "member.deactivated"
             await audit.record(tx.conn, principal, action, "member", user_id, target)
-        return await _member(tx, principal, user_id)
+        updated = await _member(tx, principal, user_id)
+    # Open event streams end now, not when the browser next reconnects.
+    await state.hub.revoke_access(principal.workspace_id, user_id=user_id)
+    return updated
 
 
 @router.delete(
@@ -191,6 +194,7 @@ async def remove_member(user_id: UUID, principal: AdminDep, state: StateDep) -> 
             user_id,
             {"email": member.email, "role": member.role, "released_leads": len(released)},
         )
+    await state.hub.revoke_access(principal.workspace_id, user_id=user_id)
     return Response(status_code=204)
 
 
