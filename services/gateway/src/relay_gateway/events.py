@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from uuid import UUID
@@ -62,14 +63,16 @@ class Client:
     api_key_id: UUID | None
     vendor_id: UUID | None
     """Set when the caller is a vendor: they get only the events of their own leads."""
+    sees_secrets: bool
+    """QR codes, pairing codes, settings: as ``Principal.sees_secrets``."""
     mailbox: Mailbox[FeedEvent]
 
     def may_see(self, event: FeedEvent) -> bool:
-        if self.vendor_id is None:
-            return True
-        if event.audience.admins_only:
+        if event.audience.admins_only and not self.sees_secrets:
             return False
-        return event.audience.lead_id is None or self.vendor_id in event.vendors
+        if self.vendor_id is None or event.audience.lead_id is None:
+            return True
+        return self.vendor_id in event.vendors
 
 
 class ResumeGapError(Exception):
@@ -122,7 +125,7 @@ class EventHub:
                 await sub.unsubscribe()
         for clients in list(self._clients.values()):
             for client in list(clients.values()):
-                self.drop(client)
+                self.drop(client, "gateway stopping")
 
     async def _heartbeat(self) -> None:
         """One timer for every client, rather than a timeout on each one's every wait;
@@ -147,7 +150,8 @@ class EventHub:
             principal.workspace_id,
             principal.user_id,
             principal.api_key_id,
-            principal.user_id if principal.is_vendor else None,
+            principal.own_leads_only,
+            principal.sees_secrets,
             Mailbox(self.queue_size),
         )
         self._clients.setdefault(client.workspace_id, {})[client.id] = client
@@ -179,8 +183,7 @@ class EventHub:
             if (user_id and client.user_id == user_id) or (
                 api_key_id and client.api_key_id == api_key_id
             ):
-                log.info("sse_client_dropped", client=client.id, reason="access changed")
-                self.drop(client)
+                self.drop(client, "access changed")
 
     async def _recheck_access(self) -> None:
         """A backstop for a lost revocation message: members still active in the same
@@ -209,11 +212,11 @@ class EventHub:
             else:
                 allowed = client.api_key_id in live_keys
             if not allowed:
-                log.info("sse_client_dropped", client=client.id, reason="access changed")
-                self.drop(client)
+                self.drop(client, "access changed")
 
-    def drop(self, client: Client) -> None:
+    def drop(self, client: Client, reason: str, *, level: int = logging.INFO) -> None:
         """End the client's stream: what it has not read yet is replaced by the end."""
+        log.log(level, "sse_client_dropped", client=client.id, reason=reason)
         self.remove(client)
         client.mailbox.replace_all(DROPPED)
 
@@ -241,8 +244,7 @@ class EventHub:
             if not client.may_see(feed_event):
                 continue
             if not client.mailbox.offer(feed_event):
-                log.warning("sse_client_dropped", client=client.id, reason="slow")
-                self.drop(client)
+                self.drop(client, "slow", level=logging.WARNING)
 
     async def _event(self, seq: int, subject: str, data: bytes) -> tuple[UUID, FeedEvent] | None:
         address = s.parse(self.bus.prefix, subject)

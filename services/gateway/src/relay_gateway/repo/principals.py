@@ -33,6 +33,16 @@ class Principal:
         return self.role == "vendor"
 
     @property
+    def own_leads_only(self) -> UUID | None:
+        """The user whose leads alone this caller may see (vendors); None: all of them."""
+        return self.user_id if self.is_vendor else None
+
+    @property
+    def sees_secrets(self) -> bool:
+        """Prompts, QR and pairing codes, settings: for whoever manages bots, never vendors."""
+        return "manage" in self.scopes
+
+    @property
     def actor(self) -> str:
         return self.email or f"api-key:{self.api_key_id}"
 

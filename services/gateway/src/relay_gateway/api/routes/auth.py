@@ -28,6 +28,12 @@ async def limit_sign_in(request: Request, state: GatewayState) -> None:
     await rate_limit(state, f"sign-in:{client_ip(request)}", state.settings.sign_in_per_minute)
 
 
+def cookies_secure(request: Request, state: GatewayState) -> bool:
+    """Cookies are Secure when browsers reach us over https (directly or via a proxy)."""
+    public_url = state.settings.public_url or ""
+    return request.url.scheme == "https" or public_url.startswith("https:")
+
+
 def start_session(
     response: Response,
     request: Request,
@@ -39,9 +45,7 @@ def start_session(
     """Put a new session (token and CSRF cookies) on ``response``."""
     days = state.settings.session_days
     token, csrf = state.keys.issue(user_id, email, workspace_id, days)
-    secure = request.url.scheme == "https" or bool(
-        state.settings.public_url and state.settings.public_url.startswith("https:")
-    )
+    secure = cookies_secure(request, state)
     response.set_cookie(
         auth.COOKIE,
         token,

@@ -40,11 +40,6 @@ BotName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 BotPrompt = Annotated[str, Field(max_length=20000)]
 
 
-def sees_secrets(principal: Principal) -> bool:
-    """Prompts, QR and pairing codes are for whoever manages bots, never for vendors."""
-    return "manage" in principal.scopes
-
-
 class BotPublic(BaseModel):
     id: UUID
     name: str
@@ -65,7 +60,7 @@ class BotPublic(BaseModel):
         qr = row.pop("runtime_qr")
         pair_code = row.pop("runtime_pair_code")
         linking = row["runtime_state"] == "linking"
-        secrets = sees_secrets(principal)
+        secrets = principal.sees_secrets
         return cls(
             **(row | {"prompt": row["prompt"] if secrets else None}),
             qr_data_url=qr_data_url(qr) if qr and linking and secrets else None,

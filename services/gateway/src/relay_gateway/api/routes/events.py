@@ -10,15 +10,21 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from relay_gateway.api.deps import ReaderDep, StateDep
+from relay_gateway.api.routes.bots import BotPublic
+from relay_gateway.api.routes.leads import LeadMessagePublic, LeadPublic
 from relay_gateway.browser_events import frame
 from relay_gateway.errors import ApiError
 from relay_gateway.events import DROPPED, HEARTBEAT, Client, EventHub, ResumeGapError
-from relay_gateway.repo import snapshot
+from relay_gateway.repo import bots as bots_repo
+from relay_gateway.repo import leads as leads_repo
 from relay_gateway.repo.principals import Principal
 
 router = APIRouter(tags=["events"])
 
 RECONNECT_MS = 2000
+INIT_LEADS_LIMIT = 200
+FOLLOWED_STATUSES = ("qualified", "assigned", "won", "lost")
+"""INIT_LEADS holds leads past capturing: the ones people work on."""
 
 
 @router.get(
@@ -50,9 +56,7 @@ async def stream_events(
     """
     history = None
     if lead_id is not None:
-        history = await snapshot.lead_messages(state.pool, principal, lead_id)
-        if history is None:
-            raise ApiError(404, "No such lead.")
+        history = await _history(state, principal, lead_id)
     hub = state.hub
     client = hub.add(principal)
     resume = last_event_id if last_event_id is not None else resume_after
@@ -89,8 +93,8 @@ async def _events(
             except ResumeGapError:
                 fresh = True
         if fresh:
-            yield frame("INIT", {"bots": await snapshot.bots(state.pool, principal)}, upto)
-            leads = await snapshot.leads(state.pool, principal)
+            bots, leads = await _snapshot(state, principal)
+            yield frame("INIT", {"bots": bots}, upto)
             yield frame("INIT_LEADS", {"leads": leads}, upto)
         if history is not None:
             yield frame("LEAD_MESSAGES", {"lead_id": lead_id, "messages": history}, upto)
@@ -109,3 +113,30 @@ async def _events(
                 yield b"".join(chunk)
     finally:
         hub.remove(client)
+
+
+async def _snapshot(
+    state: StateDep, principal: Principal
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The bots and the followed leads, as ``GET /bots`` and ``GET /leads`` show them."""
+    rows = await bots_repo.list_bots(state.pool, principal.workspace_id)
+    bots = [BotPublic.from_row(row, principal).model_dump(mode="json") for row in rows]
+    query = leads_repo.LeadQuery(
+        principal.workspace_id,
+        vendor_id=principal.own_leads_only,
+        statuses=FOLLOWED_STATUSES,
+    )
+    async with state.pool.acquire() as conn:
+        lead_rows = await leads_repo.list_leads(conn, query, None, INIT_LEADS_LIMIT)
+    leads = [LeadPublic.from_row(row).model_dump(mode="json") for row in lead_rows]
+    return bots, leads
+
+
+async def _history(state: StateDep, principal: Principal, lead_id: UUID) -> list[dict[str, object]]:
+    """A lead's whole conversation, as ``GET /leads/{id}`` shows it; 404 if not visible."""
+    ws = principal.workspace_id
+    async with state.pool.acquire() as conn:
+        if not await leads_repo.is_visible(conn, ws, lead_id, principal.own_leads_only):
+            raise ApiError(404, "No such lead.")
+        rows = await leads_repo.messages(conn, ws, lead_id)
+    return [LeadMessagePublic(**row).model_dump(mode="json") for row in rows]

@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from relay_common.logging import get_logger
 from relay_gateway.api.deps import GatewayState, StateDep
-from relay_gateway.api.routes.auth import limit_sign_in, start_session
+from relay_gateway.api.routes.auth import cookies_secure, limit_sign_in, start_session
 from relay_gateway.errors import ApiError, ErrorBody
 from relay_gateway.oidc import Flow, OidcClient, ProviderUnavailableError, SignInError
 from relay_gateway.repo import accounts
@@ -90,11 +90,6 @@ def _redirect_uri(request: Request, state: GatewayState) -> str:
     return base.rstrip("/") + _callback_path(request)
 
 
-def _secure(request: Request, state: GatewayState) -> bool:
-    public_url = state.settings.public_url or ""
-    return request.url.scheme == "https" or public_url.startswith("https:")
-
-
 def _forget_flow(request: Request, response: Response) -> Response:
     response.delete_cookie(FLOW_COOKIE, path=_callback_path(request))
     return response
@@ -136,7 +131,7 @@ async def google_sign_in(
         httponly=True,
         # Lax: the cookie must come back on Google's top-level redirect to the callback.
         samesite="lax",
-        secure=_secure(request, state),
+        secure=cookies_secure(request, state),
         path=_callback_path(request),
     )
     return response

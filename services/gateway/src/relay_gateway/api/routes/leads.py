@@ -125,11 +125,6 @@ class LeadDetail(LeadPublic):
     field_changes: list[LeadFieldChangePublic]
 
 
-def _own_leads_only(principal: Principal) -> UUID | None:
-    """Vendors reach only the leads assigned to them."""
-    return principal.user_id if principal.is_vendor else None
-
-
 def _admin_or_vendor(principal: Principal) -> None:
     """Admins may change any lead; vendors their own (the others are not found)."""
     if not principal.is_vendor and "manage" not in principal.scopes:
@@ -209,7 +204,7 @@ async def lead_query(
             raise ApiError(422, "assigned_to is a user id, me or none.") from None
     return LeadQuery(
         workspace_id=principal.workspace_id,
-        vendor_id=_own_leads_only(principal),
+        vendor_id=principal.own_leads_only,
         statuses=tuple(s.value for s in status or ()),
         bot_id=bot_id,
         assigned_to=assignee,
@@ -341,7 +336,7 @@ async def get_lead(lead_id: UUID, principal: ReaderDep, state: StateDep) -> Lead
         state.pool.acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
-        row = await repo.get_lead(conn, ws, lead_id, _own_leads_only(principal))
+        row = await repo.get_lead(conn, ws, lead_id, principal.own_leads_only)
         if row is None:
             raise _not_found()
         messages = await repo.messages(conn, ws, lead_id)
@@ -432,7 +427,7 @@ async def release_lead(lead_id: UUID, principal: PrincipalDep, state: StateDep) 
     _admin_or_vendor(principal)
     ws = principal.workspace_id
     async with state.transaction() as tx:
-        lead = await repo.lock_lead(tx.conn, ws, lead_id, _own_leads_only(principal))
+        lead = await repo.lock_lead(tx.conn, ws, lead_id, principal.own_leads_only)
         if lead is None:
             raise _not_found()
         if lead.assigned_to is not None:
@@ -474,7 +469,7 @@ async def set_lead_status(
     _admin_or_vendor(principal)
     ws = principal.workspace_id
     async with state.transaction() as tx:
-        lead = await repo.lock_lead(tx.conn, ws, lead_id, _own_leads_only(principal))
+        lead = await repo.lock_lead(tx.conn, ws, lead_id, principal.own_leads_only)
         if lead is None:
             raise _not_found()
         if body.status is LeadStatus.ASSIGNED and lead.assigned_to is None:
@@ -511,7 +506,7 @@ async def add_lead_note(
     """Write a note on a lead, for the team (customers never see notes)."""
     ws = principal.workspace_id
     async with state.pool.acquire() as conn, conn.transaction():
-        if not await repo.is_visible(conn, ws, lead_id, _own_leads_only(principal)):
+        if not await repo.is_visible(conn, ws, lead_id, principal.own_leads_only):
             raise _not_found()
         note = await repo.add_note(conn, ws, lead_id, principal.user_id, body.body)
     return LeadNotePublic(**note)
@@ -526,7 +521,7 @@ async def list_lead_notes(
     """The notes on a lead, oldest first."""
     ws = principal.workspace_id
     async with state.pool.acquire() as conn:
-        if not await repo.is_visible(conn, ws, lead_id, _own_leads_only(principal)):
+        if not await repo.is_visible(conn, ws, lead_id, principal.own_leads_only):
             raise _not_found()
         notes = await repo.notes(conn, ws, lead_id)
     return [LeadNotePublic(**n) for n in notes]
@@ -557,7 +552,7 @@ async def send_lead_message(
     The bot's session sends it; it joins the conversation once WhatsApp took it."""
     ws = principal.workspace_id
     async with state.pool.acquire() as conn:
-        chat = await repo.chat(conn, ws, lead_id, _own_leads_only(principal))
+        chat = await repo.chat(conn, ws, lead_id, principal.own_leads_only)
     if chat is None:
         raise _not_found()
     if chat.bot_status == "disabled":
