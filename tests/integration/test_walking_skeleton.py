@@ -7,7 +7,6 @@ answers -> session worker sends on the simulated network -> lead service stores 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict
 from typing import Any
@@ -21,20 +20,10 @@ from relay_common.contract import subjects as s
 from relay_common.embedded import free_port
 from relay_common.provisioning import create_bot, create_workspace
 from relay_common.testing.gateway import sign_in
+from relay_common.testing.sse import EventStream
 from relay_common.testing.waiting import eventually
 
 CUSTOMER = "+34600111222"
-
-
-async def _collect_sse(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
-    async with client.stream("GET", "/api/v1/events") as response:
-        assert response.status_code == 200
-        name = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                events.append({"event": name, "data": json.loads(line.split(":", 1)[1])})
 
 
 @pytest.mark.timeout(120)
@@ -75,14 +64,12 @@ async def test_customer_message_crosses_every_hop(
 
         await eventually(connected, within_s=30, what="simulated session connected")
 
-        owner_events: list[dict[str, Any]] = []
-        outsider_events: list[dict[str, Any]] = []
-        streams = [
-            asyncio.create_task(_collect_sse(owner, owner_events)),
-            asyncio.create_task(_collect_sse(outsider, outsider_events)),
-        ]
+        owner_stream, outsider_stream = EventStream(owner), EventStream(outsider)
+        for stream in (owner_stream, outsider_stream):
+            await stream.__aenter__()
         await eventually(
-            lambda: _return(len(owner_events) and len(outsider_events)), what="SSE connected"
+            lambda: _return(len(owner_stream.events) and len(outsider_stream.events)),
+            what="SSE connected",
         )
 
         sent = await owner.post(
@@ -140,13 +127,12 @@ async def test_customer_message_crosses_every_hop(
 
         # Hop 6: the gateway pushed both messages to the workspace's browsers, and only there.
         def lead_messages() -> list[dict[str, Any]]:
-            names = ("NEW_MESSAGE_FOR_SALES", "MESSAGE_SENT")
-            return [e["data"] for e in owner_events if e["event"] in names]
+            return [e.data for e in owner_stream.named("NEW_MESSAGE_FOR_SALES", "MESSAGE_SENT")]
 
         await eventually(lambda: _return(len(lead_messages()) >= 2), what="both on SSE")
         origins = [m["origin"] for m in lead_messages()]
         assert origins[:2] == ["customer", "bot"]
-        assert not [e for e in outsider_events if "bot_id" in e["data"]]
+        assert not [e for e in outsider_stream.events if "bot_id" in e.data]
 
         # The simulator shows the conversation; another workspace cannot read it.
         convo = await owner.get(
@@ -159,9 +145,8 @@ async def test_customer_message_crosses_every_hop(
         assert foreign.status_code == 404
         del other
 
-        for task in streams:
-            task.cancel()
-        await asyncio.gather(*streams, return_exceptions=True)
+        for stream in (owner_stream, outsider_stream):
+            await stream.__aexit__()
 
     count = await pool.fetchval("SELECT count(*) FROM lead_messages WHERE bot_id = $1", bot_id)
     assert count == 2
